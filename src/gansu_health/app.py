@@ -1,0 +1,58 @@
+"""The ASGI application: one FastAPI process serving FHIR and, later, the portal and console."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gansu_health import __version__
+from gansu_health.core.database import build_engine
+from gansu_health.core.settings import Settings, get_settings
+from gansu_health.fhir.rest.dispatch import FHIR_JSON, FhirApi, FhirRequest
+from gansu_health.fhir.setup import build_fhir_api
+
+FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _fhir_endpoint(api: FhirApi, max_body: int):  # type: ignore[no-untyped-def]
+    async def endpoint(request: Request) -> Response:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > max_body:
+            from gansu_health.core.errors import PayloadTooLarge
+
+            err = PayloadTooLarge(f"The body has {length} bytes; at most {max_body} are accepted")
+            return Response(err.outcome_bytes(), 413, media_type=FHIR_JSON)
+        body = await request.body()
+        req = FhirRequest(request.method, request.path_params.get("path", ""),
+                          list(request.query_params.multi_items()),
+                          {k.lower(): v for k, v in request.headers.items()}, body)
+        resp = await run_in_threadpool(api.handle, req)
+        return Response(resp.body if request.method != "HEAD" else b"", resp.status,
+                        headers=resp.headers, media_type=FHIR_JSON if resp.body else None)
+
+    return endpoint
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the application for the configured node and database."""
+    settings = settings or get_settings()
+    engine = engine or build_engine(settings.database_url, settings)
+    app = FastAPI(title="gansu-health", version=__version__,
+                  description="Gansu provincial Internet + Healthcare platform")
+    api = build_fhir_api(settings, engine)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.fhir = api
+    endpoint = _fhir_endpoint(api, settings.max_body_bytes)
+    app.add_route("/fhir", endpoint, methods=FHIR_METHODS, include_in_schema=False)
+    app.add_route("/fhir/{path:path}", endpoint, methods=FHIR_METHODS, include_in_schema=False)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> JSONResponse:
+        """Report liveness."""
+        return JSONResponse({"status": "ok", "node": settings.node_id})
+
+    return app

@@ -1,0 +1,37 @@
+"""One settings object for the whole process, read from GANSU_HEALTH_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DB = Path("var") / "gansu-health.db"
+
+
+class Settings(BaseSettings):
+    """Deployment settings; a node is the provincial centre or one municipal data centre."""
+
+    model_config = SettingsConfigDict(env_prefix="GANSU_HEALTH_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(default=f"sqlite:///{DEFAULT_DB}", description="SQLAlchemy URL")
+    node_id: str = Field(default="620000", description="data centre that owns rows written here")
+    base_url: str = Field(default="http://127.0.0.1:8000/fhir", description="public FHIR base")
+    timezone: str = Field(default="Asia/Shanghai", description="zone for dates without offset")
+    default_page_size: int = 20
+    max_page_size: int = 1000
+    max_bundle_entries: int = 10_000
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_include: int = 1000
+    strict_search_default: bool = False
+    sqlite_busy_timeout_ms: int = 30_000
+    db_pool_size: int = 10
+    sql_echo: bool = False
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The FHIR R4 repository: model tables, validation, storage, search, REST and operations."""

@@ -1,0 +1,77 @@
+"""The registry of FHIR operations ($name); domains register theirs, the REST layer calls them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from gansu_health.core.errors import MethodNotAllowed
+
+
+@dataclass
+class OperationCall:
+    """What an operation receives: where it was invoked, its parameters and body."""
+
+    conn: Connection
+    rtype: str | None
+    fid: str | None
+    params: list[tuple[str, str]]
+    body: Any
+    base_url: str
+    services: Any  # the FhirApi, giving access to service/store/search
+
+
+@dataclass
+class OperationResult:
+    """An operation's answer: a status, a JSON body (dict or pre-encoded bytes), headers."""
+
+    body: dict[str, Any] | bytes
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[OperationCall], OperationResult]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One registered operation."""
+
+    name: str
+    handler: Handler
+    levels: frozenset[str]  # "system", "type", "instance"
+    types: frozenset[str] | None  # None means every resource type
+    writes: bool = False
+    get_allowed: bool = True
+    description: str = ""
+
+
+class OperationRegistry:
+    """Operations by name; looked up by level and resource type."""
+
+    def __init__(self) -> None:
+        self._ops: dict[str, list[Operation]] = {}
+
+    def register(self, name: str, handler: Handler, *, levels: set[str],
+                 types: set[str] | None = None, writes: bool = False, get_allowed: bool = True,
+                 description: str = "") -> None:
+        """Register ``$name`` at the given levels (and types)."""
+        self._ops.setdefault(name, []).append(Operation(
+            name, handler, frozenset(levels), frozenset(types) if types else None, writes,
+            get_allowed, description))
+
+    def find(self, name: str, level: str, rtype: str | None) -> Operation:
+        """Return the operation for this invocation, raising when it is not defined there."""
+        for op in self._ops.get(name, []):
+            if level in op.levels and (op.types is None or rtype in op.types):
+                return op
+        where = f"{rtype} {level}" if rtype else level
+        raise MethodNotAllowed(f"Operation ${name} is not defined at the {where} level",
+                               expression=f"${name}")
+
+    def all(self) -> list[Operation]:
+        """Return every registered operation."""
+        return [op for ops in self._ops.values() for op in ops]

@@ -1,0 +1,1 @@
+"""The FHIR REST layer: HTTP dispatch, Bundles for search and history, operations."""

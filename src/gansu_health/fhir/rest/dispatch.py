@@ -1,0 +1,319 @@
+"""Route a FHIR HTTP request to its interaction and shape the response."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+from sqlalchemy import Connection, Engine
+
+from gansu_health.core.clock import from_micros, to_micros
+from gansu_health.core.database import read_transaction, write_transaction
+from gansu_health.core.errors import (
+    BadRequest,
+    MethodNotAllowed,
+    NotAcceptable,
+    NotFound,
+    PlatformError,
+)
+from gansu_health.core.settings import Settings
+from gansu_health.fhir.bundles import BundleProcessor
+from gansu_health.fhir.operations import OperationCall, OperationRegistry
+from gansu_health.fhir.rest import views
+from gansu_health.fhir.search.engine import decode_cursor, encode_cursor
+from gansu_health.fhir.service import FhirService, check_id, check_type
+from gansu_health.fhir.storage.repository import Stored
+
+FHIR_JSON = "application/fhir+json; charset=utf-8"
+
+
+@dataclass
+class FhirRequest:
+    """A transport-neutral FHIR request."""
+
+    method: str
+    path: str
+    params: list[tuple[str, str]]
+    headers: dict[str, str]  # lower-case names
+    body: bytes = b""
+
+
+@dataclass
+class FhirResponse:
+    """A transport-neutral FHIR response."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _stored_headers(stored: Stored, base: str) -> dict[str, str]:
+    return {"ETag": stored.etag,
+            "Last-Modified": format_datetime(from_micros(stored.updated_us), usegmt=True),
+            "Location": f"{base}/{stored.rtype}/{stored.fid}/_history/{stored.version}"}
+
+
+class FhirApi:
+    """The FHIR endpoint: one transaction per request, errors as OperationOutcome."""
+
+    def __init__(self, settings: Settings, engine: Engine, service: FhirService,
+                 registry: OperationRegistry) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.service = service
+        self.registry = registry
+        self.bundles = BundleProcessor(service, self._bundle_get)
+        self.capability: bytes = b"{}"
+
+    def handle(self, req: FhirRequest) -> FhirResponse:
+        """Serve one request, mapping every platform error to an OperationOutcome."""
+        try:
+            self._negotiate(req)
+            return self._route(req)
+        except PlatformError as exc:
+            return FhirResponse(exc.status, orjson.dumps(exc.outcome()))
+
+    @staticmethod
+    def _negotiate(req: FhirRequest) -> None:
+        fmt = next((v for k, v in req.params if k == "_format"), None)
+        accept = req.headers.get("accept", "")
+        wanted = fmt or accept
+        if wanted and "xml" in wanted and "json" not in wanted:
+            raise NotAcceptable("This server speaks FHIR JSON only", expression="_format")
+
+    def _json(self, req: FhirRequest) -> Any:
+        if not req.body:
+            raise BadRequest("The request has no body")
+        try:
+            return orjson.loads(req.body)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"Malformed JSON: {exc}") from exc
+
+    def _strict(self, req: FhirRequest) -> bool | None:
+        prefer = req.headers.get("prefer", "")
+        if "handling=strict" in prefer:
+            return True
+        return False if "handling=lenient" in prefer else None
+
+    def _route(self, req: FhirRequest) -> FhirResponse:
+        parts = [p for p in req.path.strip("/").split("/") if p]
+        method = req.method
+        if not parts:
+            if method == "POST":
+                return self._bundle(req)
+            raise MethodNotAllowed("Use POST with a batch or transaction Bundle at the base")
+        head = parts[0]
+        if head == "metadata" and len(parts) == 1:
+            return FhirResponse(200, self.capability)
+        if head == "_history" and len(parts) == 1:
+            return self._history(req, None, None)
+        if head.startswith("$"):
+            return self._operation(req, head[1:], None, None)
+        rtype = check_type(head)
+        if len(parts) == 1:
+            return self._type_level(req, rtype)
+        second = parts[1]
+        if second == "_search" and len(parts) == 2 and method == "POST":
+            return self._search(req, rtype, self._form(req))
+        if second == "_history" and len(parts) == 2:
+            return self._history(req, rtype, None)
+        if second.startswith("$") and len(parts) == 2:
+            return self._operation(req, second[1:], rtype, None)
+        fid = check_id(second)
+        if len(parts) == 2:
+            return self._instance(req, rtype, fid)
+        third = parts[2]
+        if third.startswith("$") and len(parts) == 3:
+            return self._operation(req, third[1:], rtype, fid)
+        if third == "_history" and len(parts) == 3:
+            return self._history(req, rtype, fid)
+        if third == "_history" and len(parts) == 4 and method == "GET":
+            with read_transaction(self.engine) as conn:
+                stored = self.service.vread(conn, rtype, fid, parts[3])
+            return self._resource(stored, req)
+        raise NotFound(f"No FHIR interaction at '{req.path}'")
+
+    def _form(self, req: FhirRequest) -> list[tuple[str, str]]:
+        body = parse_qsl(req.body.decode("utf-8"), keep_blank_values=True) if req.body else []
+        return req.params + body
+
+    def _type_level(self, req: FhirRequest, rtype: str) -> FhirResponse:
+        method = req.method
+        criteria = "&".join(f"{k}={v}" for k, v in req.params if k != "_format")
+        if method == "GET":
+            return self._search(req, rtype, req.params)
+        if method == "POST":
+            body = self._json(req)
+            with write_transaction(self.engine) as conn:
+                stored, created = self.service.create(
+                    conn, rtype, body, if_none_exist=req.headers.get("if-none-exist"))
+            return self._written(req, stored, 201 if created else 200)
+        if method == "PUT":
+            body = self._json(req)
+            with write_transaction(self.engine) as conn:
+                stored = self.service.conditional_update(
+                    conn, rtype, criteria, body, if_match=req.headers.get("if-match"))
+            return self._written(req, stored, 201 if stored.method == "create" else 200)
+        if method == "DELETE":
+            with write_transaction(self.engine) as conn:
+                self.service.conditional_delete(conn, rtype, criteria)
+            return FhirResponse(204)
+        if method == "PATCH":
+            ops = self._json(req)
+            with write_transaction(self.engine) as conn:
+                matches = self.service.match(conn, rtype, criteria, limit=2)
+                if len(matches) != 1:
+                    raise BadRequest(f"Conditional patch needs exactly one match, found "
+                                     f"{len(matches)}", expression="url")
+                stored = self.service.patch(conn, rtype, matches[0].fid, ops,
+                                            if_match=req.headers.get("if-match"))
+            return self._written(req, stored, 200)
+        raise MethodNotAllowed(f"{method} is not supported on /{rtype}")
+
+    def _instance(self, req: FhirRequest, rtype: str, fid: str) -> FhirResponse:
+        method = req.method
+        if method in ("GET", "HEAD"):
+            with read_transaction(self.engine) as conn:
+                stored = self.service.read(conn, rtype, fid)
+            return self._resource(stored, req)
+        if method == "PUT":
+            body = self._json(req)
+            with write_transaction(self.engine) as conn:
+                stored = self.service.update(conn, rtype, fid, body,
+                                             if_match=req.headers.get("if-match"))
+            return self._written(req, stored, 201 if stored.method == "create" else 200)
+        if method == "PATCH":
+            ops = self._json(req)
+            with write_transaction(self.engine) as conn:
+                stored = self.service.patch(conn, rtype, fid, ops,
+                                            if_match=req.headers.get("if-match"))
+            return self._written(req, stored, 200)
+        if method == "DELETE":
+            with write_transaction(self.engine) as conn:
+                self.service.delete(conn, rtype, fid)
+            return FhirResponse(204)
+        raise MethodNotAllowed(f"{method} is not supported on /{rtype}/{fid}")
+
+    def _resource(self, stored: Stored, req: FhirRequest) -> FhirResponse:
+        headers = _stored_headers(stored, self.settings.base_url)
+        headers.pop("Location")
+        if req.headers.get("if-none-match", "").replace('W/', '').strip('"') == str(
+                stored.version):
+            return FhirResponse(304, b"", headers)
+        since = req.headers.get("if-modified-since")
+        if since:
+            try:
+                moment = parsedate_to_datetime(since)
+            except (TypeError, ValueError):
+                moment = None
+            if moment is not None and stored.updated_us // 1_000_000 <= to_micros(
+                    moment) // 1_000_000:
+                return FhirResponse(304, b"", headers)
+        mode = next((v for k, v in req.params if k == "_summary"), None)
+        elements = next((v.split(",") for k, v in req.params if k == "_elements"), None)
+        return FhirResponse(200, views.resource_bytes(stored, mode, elements), headers)
+
+    def _written(self, req: FhirRequest, stored: Stored, status: int) -> FhirResponse:
+        headers = _stored_headers(stored, self.settings.base_url)
+        prefer = req.headers.get("prefer", "")
+        if "return=minimal" in prefer:
+            return FhirResponse(status, b"", headers)
+        if "return=OperationOutcome" in prefer:
+            outcome = {"resourceType": "OperationOutcome", "issue": [
+                {"severity": "information", "code": "informational",
+                 "diagnostics": f"{stored.rtype}/{stored.fid} version {stored.version} stored"}]}
+            return FhirResponse(status, orjson.dumps(outcome), headers)
+        return FhirResponse(status, stored.content or b"", headers)
+
+    def _search(self, req: FhirRequest, rtype: str, params: list[tuple[str, str]]
+                ) -> FhirResponse:
+        search = self.service.parse(rtype, params, strict=self._strict(req))
+        with read_transaction(self.engine) as conn:
+            result = self.service.search(conn, search)
+        body = views.searchset(self.settings.base_url, rtype, params, result, search.summary,
+                               search.elements, search.warnings)
+        return FhirResponse(200, body)
+
+    def _history(self, req: FhirRequest, rtype: str | None, fid: str | None) -> FhirResponse:
+        params = req.params
+        values = dict(params)
+        count = min(int(values.get("_count", "50") or 50), self.settings.max_page_size)
+        since = values.get("_since")
+        since_us = None
+        if since:
+            from gansu_health.fhir.search.values import date_range
+
+            rng = date_range(since, self.settings.timezone)
+            if rng is None:
+                raise BadRequest(f"_since '{since}' is not an instant", expression="_since")
+            since_us = rng[0]
+        ascending = values.get("_sort") in ("_lastUpdated", "none")
+        cursor = values.get("_cursor")
+        decoded = decode_cursor(cursor) if cursor else None
+        with read_transaction(self.engine) as conn:
+            if fid is not None:
+                self.service.store.current(conn, rtype or "", fid) or _raise_not_found(rtype, fid)
+            versions = self.service.store.history(
+                conn, rtype=rtype, fid=fid, since_us=since_us, limit=count + 1,
+                ascending=ascending,
+                before_seq=decoded[0] if decoded and not ascending else None,
+                after=(decoded[0], decoded[1]) if decoded and ascending else None)
+        page, more = versions[:count], len(versions) > count
+        next_cursor = None
+        if more and page:
+            last = page[-1]
+            next_cursor = encode_cursor([last.txid, last.seq] if ascending else [last.seq])
+        path = "/".join(p for p in (rtype, fid, "_history") if p)
+        total = len(page) if not more and not cursor else None
+        body = views.history_bundle(self.settings.base_url, path, params, page, next_cursor,
+                                    total)
+        return FhirResponse(200, body)
+
+    def _bundle(self, req: FhirRequest) -> FhirResponse:
+        bundle = self._json(req)
+        btype, entries = self.bundles.check(bundle)
+        with write_transaction(self.engine) as conn:
+            if btype == "transaction":
+                results = self.bundles.transaction(conn, entries)
+            else:
+                results = self.bundles.batch(conn, entries)
+        return FhirResponse(200, views.transaction_response(btype, results))
+
+    def _bundle_get(self, conn: Connection, url: str) -> tuple[int, dict[str, Any] | None,
+                                                                Stored | None]:
+        parts = urlsplit(url)
+        segs = [s for s in parts.path.split("/") if s]
+        if len(segs) == 2:
+            stored = self.service.read(conn, segs[0], segs[1])
+            return 200, stored.json(), stored
+        if len(segs) == 1:
+            params = parse_qsl(parts.query, keep_blank_values=True)
+            search = self.service.parse(segs[0], params)
+            result = self.service.search(conn, search)
+            body = views.searchset(self.settings.base_url, segs[0], params, result,
+                                   search.summary, search.elements, search.warnings)
+            return 200, orjson.loads(body), None
+        raise BadRequest(f"GET url '{url}' in a Bundle must be Type/id or Type?query")
+
+    def _operation(self, req: FhirRequest, name: str, rtype: str | None, fid: str | None
+                   ) -> FhirResponse:
+        level = "instance" if fid else "type" if rtype else "system"
+        op = self.registry.find(name, level, rtype)
+        if req.method == "GET" and not op.get_allowed:
+            raise MethodNotAllowed(f"${name} must be invoked with POST")
+        if req.method not in ("GET", "POST"):
+            raise MethodNotAllowed(f"${name} is invoked with GET or POST")
+        body = self._json(req) if req.method == "POST" and req.body else None
+        transaction = write_transaction if op.writes else read_transaction
+        with transaction(self.engine) as conn:
+            result = op.handler(OperationCall(conn, rtype, fid, req.params, body,
+                                              self.settings.base_url, self))
+        payload = result.body if isinstance(result.body, bytes) else orjson.dumps(result.body)
+        return FhirResponse(result.status, payload, result.headers)
+
+
+def _raise_not_found(rtype: str | None, fid: str) -> None:
+    raise NotFound(f"{rtype}/{fid} is not known")

@@ -1,0 +1,1 @@
+"""FHIR search: value extraction, the index writer, parameter parsing and SQL planning."""

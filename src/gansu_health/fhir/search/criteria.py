@@ -1,0 +1,257 @@
+"""Translate parsed search criteria into SQL conditions on a resource row id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, and_, false, not_, or_, select, tuple_
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause
+
+from gansu_health.core.errors import BadRequest
+from gansu_health.fhir.definitions import SearchParamDef
+from gansu_health.fhir.search.params import Criterion, split_escaped, unescape
+from gansu_health.fhir.search.values import (
+    date_range,
+    decimal_range,
+    normalize_string,
+    split_reference,
+)
+from gansu_health.fhir.storage.tables import INDEX_TABLES, resource
+
+Cond = ColumnElement[bool]
+
+
+def _prefix(value: str) -> tuple[str, str]:
+    if len(value) > 2 and value[:2] in ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap") \
+            and (value[2].isdigit() or value[2] in "-."):
+        return value[:2], value[2:]
+    return "eq", value
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _prefix_upper(text: str) -> str:
+    return text[:-1] + chr(ord(text[-1]) + 1) if text else "\uffff"
+
+
+class CriteriaBuilder:
+    """Builds the SQL condition for each criterion against a given resource alias."""
+
+    def __init__(self, base_url: str, default_tz: str) -> None:
+        self.base_url = base_url
+        self.default_tz = default_tz
+
+    def condition(self, rtype: str, crit: Criterion, res: FromClause) -> Cond:
+        """Return a condition that holds for rows of ``res`` matching ``crit``."""
+        if crit.has is not None:
+            return self._has(rtype, crit, res)
+        param = crit.param
+        assert param is not None
+        if crit.chains:
+            return self._chain(rtype, crit, res)
+        if param.code == "_id":
+            return self._id(crit, res)
+        if param.code == "_lastUpdated":
+            return or_(*(self._date_cond(v, res.c.updated_us, res.c.updated_us)
+                         for v in crit.values))
+        if crit.modifier == "missing":
+            return self._missing(rtype, param, crit, res)
+        if param.type == "composite":
+            return res.c.rid.in_(self._composite(rtype, param, crit))
+        table = INDEX_TABLES["token" if crit.modifier == "identifier" else param.type]
+        code = param.code + (":identifier" if crit.modifier == "identifier" else "")
+        values = [self._value_cond(param, crit.modifier, v, table) for v in crit.values]
+        sub = select(table.c.rid).where(table.c.rtype == rtype, table.c.param == code,
+                                        or_(*values))
+        if crit.modifier == "not":
+            return not_(res.c.rid.in_(sub))
+        return res.c.rid.in_(sub)
+
+    def _id(self, crit: Criterion, res: FromClause) -> Cond:
+        ids = [unescape(v) for v in crit.values]
+        cond = res.c.fid.in_(ids) if len(ids) > 1 else res.c.fid == ids[0]
+        return not_(cond) if crit.modifier == "not" else cond
+
+    def _missing(self, rtype: str, param: SearchParamDef, crit: Criterion,
+                 res: FromClause) -> Cond:
+        if crit.values[0] not in ("true", "false"):
+            raise BadRequest(f"{crit.name} must be true or false", expression=crit.name)
+        ptype = param.type if param.type != "composite" else param.components[0][1]
+        table = INDEX_TABLES[ptype]
+        code = param.code if param.type != "composite" else f"{param.code}$0"
+        sub = select(table.c.rid).where(table.c.rtype == rtype, table.c.param == code)
+        return not_(res.c.rid.in_(sub)) if crit.values[0] == "true" else res.c.rid.in_(sub)
+
+    def _chain(self, rtype: str, crit: Criterion, res: FromClause) -> Cond:
+        assert crit.param is not None
+        ref = INDEX_TABLES["reference"]
+        alternatives = []
+        for target_type, sub in crit.chains:
+            target = resource.alias()
+            targets = select(target.c.rtype, target.c.fid).where(
+                target.c.rtype == target_type, target.c.deleted.is_(False),
+                self.condition(target_type, sub, target))
+            alternatives.append(and_(ref.c.target_type == target_type,
+                                     tuple_(ref.c.target_type, ref.c.target_id).in_(targets)))
+        rids = select(ref.c.rid).where(ref.c.rtype == rtype, ref.c.param == crit.param.code,
+                                       or_(*alternatives))
+        return res.c.rid.in_(rids)
+
+    def _has(self, rtype: str, crit: Criterion, res: FromClause) -> Cond:
+        assert crit.has is not None
+        src_type, ref_param, inner = crit.has
+        ref = INDEX_TABLES["reference"]
+        src = resource.alias()
+        sources = select(src.c.rid).where(src.c.rtype == src_type, src.c.deleted.is_(False),
+                                          self.condition(src_type, inner, src))
+        fids = select(ref.c.target_id).where(ref.c.rtype == src_type, ref.c.param == ref_param,
+                                             ref.c.target_type == rtype,
+                                             ref.c.rid.in_(sources))
+        return res.c.fid.in_(fids)
+
+    def _composite(self, rtype: str, param: SearchParamDef, crit: Criterion) -> Any:
+        selects = []
+        for raw in crit.values:
+            parts = split_escaped(raw, "$")
+            if len(parts) != len(param.components):
+                raise BadRequest(
+                    f"{crit.name} needs {len(param.components)} values joined by '$'",
+                    expression=crit.name)
+            tables = [INDEX_TABLES[ctype].alias() for _, ctype, _ in param.components]
+            conds: list[Cond] = []
+            for i, ((_, ctype, _), table, part) in enumerate(
+                    zip(param.components, tables, parts, strict=True)):
+                conds += [table.c.rtype == rtype, table.c.param == f"{param.code}${i}",
+                          self._value_cond_typed(ctype, None, part, table)]
+                if i:
+                    conds += [table.c.rid == tables[0].c.rid, table.c.grp == tables[0].c.grp]
+            selects.append(select(tables[0].c.rid).where(*conds))
+        return selects[0] if len(selects) == 1 else selects[0].union(*selects[1:])
+
+    def _value_cond(self, param: SearchParamDef, modifier: str | None, raw: str,
+                    table: Table) -> Cond:
+        ptype = "token" if modifier == "identifier" else param.type
+        if ptype == "reference":
+            return self._reference(param, modifier, raw, table)
+        return self._value_cond_typed(ptype, modifier, raw, table)
+
+    def _value_cond_typed(self, ptype: str, modifier: str | None, raw: str, table: Any) -> Cond:
+        if ptype == "token":
+            return self._token(modifier, raw, table)
+        if ptype == "string":
+            text = normalize_string(unescape(raw))
+            if modifier == "exact":
+                return table.c.exact == unescape(raw)
+            if modifier == "contains":
+                return table.c.value.like(f"%{_like_escape(text)}%", escape="\\")
+            return and_(table.c.value >= text, table.c.value < _prefix_upper(text))
+        if ptype == "date":
+            return self._date_cond(raw, table.c.lo, table.c.hi)
+        if ptype == "number":
+            return self._number_cond(raw, table.c.value)
+        if ptype == "quantity":
+            return self._quantity(raw, table)
+        if ptype == "uri":
+            return self._uri(modifier, unescape(raw), table)
+        raise BadRequest(f"Search on {ptype} values is not supported")
+
+    @staticmethod
+    def _token(modifier: str | None, raw: str, table: Any) -> Cond:
+        if modifier == "text":
+            text = normalize_string(unescape(raw))
+            return and_(table.c.text >= text, table.c.text < _prefix_upper(text))
+        parts = split_escaped(raw, "|")
+        if len(parts) == 1:
+            return table.c.code == unescape(parts[0])
+        system, code = unescape(parts[0]), unescape("|".join(parts[1:]))
+        sys_cond = table.c.system.is_(None) if system == "" else table.c.system == system
+        return sys_cond if code == "" else and_(sys_cond, table.c.code == code)
+
+    def _date_cond(self, raw: str, lo: Any, hi: Any) -> Cond:
+        prefix, value = _prefix(raw)
+        rng = date_range(value, self.default_tz)
+        if rng is None:
+            raise BadRequest(f"'{value}' is not a valid date, dateTime or instant")
+        plo, phi = rng
+        if prefix == "eq":
+            return and_(lo >= plo, hi <= phi)
+        if prefix == "ne":
+            return or_(lo < plo, hi > phi)
+        if prefix == "gt":
+            return hi > phi
+        if prefix == "lt":
+            return lo < plo
+        if prefix == "ge":
+            return hi >= plo
+        if prefix == "le":
+            return lo <= phi
+        if prefix == "sa":
+            return lo > phi
+        if prefix == "eb":
+            return hi < plo
+        margin = max((phi - plo) // 10, 86_400_000_000)
+        return and_(hi >= plo - margin, lo <= phi + margin)
+
+    @staticmethod
+    def _number_cond(raw: str, col: Any) -> Cond:
+        prefix, value = _prefix(raw)
+        try:
+            exact, lo, hi = decimal_range(value)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from exc
+        match prefix:
+            case "eq":
+                return and_(col >= lo, col < hi)
+            case "ne":
+                return or_(col < lo, col >= hi)
+            case "gt" | "sa":
+                return col > exact
+            case "lt" | "eb":
+                return col < exact
+            case "ge":
+                return col >= exact
+            case "le":
+                return col <= exact
+        margin = abs(exact) * 0.1
+        return and_(col >= exact - margin, col <= exact + margin)
+
+    def _quantity(self, raw: str, table: Any) -> Cond:
+        parts = split_escaped(raw, "|")
+        cond = self._number_cond(parts[0], table.c.value)
+        if len(parts) >= 3:
+            system, code = unescape(parts[1]), unescape(parts[2])
+            if code:
+                cond = and_(cond, table.c.code == code)
+            if system:
+                cond = and_(cond, table.c.system == system)
+        return cond
+
+    @staticmethod
+    def _uri(modifier: str | None, value: str, table: Any) -> Cond:
+        if modifier == "below":
+            return table.c.uri.like(f"{_like_escape(value)}%", escape="\\")
+        if modifier == "above":
+            pieces = value.split("/")
+            prefixes = ["/".join(pieces[:i]) for i in range(3, len(pieces) + 1)]
+            return table.c.uri.in_(prefixes or [value])
+        return table.c.uri == value
+
+    def _reference(self, param: SearchParamDef, modifier: str | None, raw: str,
+                   table: Any) -> Cond:
+        value = unescape(raw)
+        rtype, rid, url = split_reference(value, self.base_url)
+        if rid is None and "/" not in value and ":" not in value:
+            rid, url = value, None
+            rtype = modifier or (param.targets[0] if len(param.targets) == 1 else None)
+        if rid is None:
+            return table.c.url == value
+        if modifier and rtype and modifier != rtype:
+            return false()
+        conds = [table.c.target_id == rid,
+                 table.c.url == url if url else table.c.url.is_(None)]
+        if rtype:
+            conds.append(table.c.target_type == rtype)
+        return and_(*conds)

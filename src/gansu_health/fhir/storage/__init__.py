@@ -1,0 +1,1 @@
+"""Storage of FHIR resources: versions, current pointers and typed search-index tables."""

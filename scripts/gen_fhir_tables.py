@@ -15,6 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "src" / "gansu_health" / "fhir" / "definitions"
 FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 REGEX_EXT = "http://hl7.org/fhir/StructureDefinition/regex"
+# additions of the Medplum-packaged definitions that are not part of R4 4.0.1
+NOT_R4 = {"Meta": {"project", "author", "onBehalfOf", "account", "accounts", "compartment",
+                   "deleted"}}
 JSON_KIND = {"boolean": "boolean", "integer": "integer", "positiveInt": "integer",
              "unsignedInt": "integer", "decimal": "number"}
 
@@ -34,15 +37,22 @@ def _type_codes(el: dict[str, Any]) -> list[str]:
     return codes
 
 
-def _structure_tables(src: Path) -> tuple[dict[str, Any], dict[str, Any], list[str], set[str]]:
+def _structure_tables(
+    src: Path,
+) -> tuple[dict[str, Any], dict[str, Any], list[str], set[str]]:
     types: dict[str, Any] = {}
     primitives: dict[str, Any] = {}
     resources: list[str] = []
     required: set[str] = set()
     sds = [e["resource"] for f in ("profiles-types.json", "profiles-resources.json")
-           for e in _load(src, f)["entry"] if e["resource"]["resourceType"] == "StructureDefinition"]
+           for e in _load(src, f)["entry"]
+           if e["resource"]["resourceType"] == "StructureDefinition"]
+    schema = _load(src, "fhir.schema.json")["definitions"]
     for sd in sds:
         if sd.get("derivation") == "constraint" or sd["kind"] == "logical":
+            continue
+        if sd.get("fhirVersion", "4.0.1") != "4.0.1":
+            print(f"skipped {sd['id']}: FHIR {sd['fhirVersion']}, not R4")
             continue
         name = sd["id"]
         if sd["kind"] == "primitive-type":
@@ -58,8 +68,15 @@ def _structure_tables(src: Path) -> tuple[dict[str, Any], dict[str, Any], list[s
         if sd["kind"] == "resource" and not sd.get("abstract"):
             resources.append(name)
         elements: dict[str, Any] = {}
+        allowed = set(schema.get(name, {}).get("properties", {})) - NOT_R4.get(name, set())
+        dropped: list[str] = []
         for el in sd["snapshot"]["element"][1:]:
             rel = el["path"].split(".", 1)[1]
+            top = rel.split(".")[0]
+            if allowed and top.replace("[x]", "") not in allowed and not any(
+                    p.startswith(top.replace("[x]", "")) for p in allowed):
+                dropped.append(rel)
+                continue
             mx = el["max"]
             if "contentReference" in el:
                 codes = ["@" + el["contentReference"].split(".", 1)[1]]
@@ -72,6 +89,8 @@ def _structure_tables(src: Path) -> tuple[dict[str, Any], dict[str, Any], list[s
                 required.add(vs)
             summary = 1 if el.get("isSummary") else 0
             elements[rel] = [el["min"], -1 if mx == "*" else int(mx), codes, vs, summary]
+        if dropped:
+            print(f"dropped from {name} (not in R4): {', '.join(dropped)}")
         types[name] = {"kind": sd["kind"], "abstract": bool(sd.get("abstract")),
                        "base": (sd.get("baseDefinition") or "").rsplit("/", 1)[-1] or None,
                        "elements": elements}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -11,6 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 from gansu_health.core.settings import get_settings
+
+if TYPE_CHECKING:
+    from gansu_health.fhir.loader import LoadStats
+    from gansu_health.fhir.rest.dispatch import FhirApi
 
 app = typer.Typer(help="甘肃省互联网+医疗健康平台 — the Gansu provincial health platform.",
                   no_args_is_help=True)
@@ -54,14 +58,14 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision."
     console.print(f"[yellow]database at {revision}[/]")
 
 
-def _api():  # type: ignore[no-untyped-def]
+def _api() -> FhirApi:
     from gansu_health.core.database import get_engine
     from gansu_health.fhir.setup import build_fhir_api
 
     return build_fhir_api(get_settings(), get_engine())
 
 
-def _report(stats) -> None:  # type: ignore[no-untyped-def]
+def _report(stats: LoadStats) -> None:
     table = Table(title="Loaded")
     table.add_column("resource type")
     table.add_column("stored", justify="right")

@@ -36,7 +36,8 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
     engine = create_engine(
         url,
         echo=settings.sql_echo,
-        connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
+        connect_args={"check_same_thread": False,
+                      "timeout": settings.sqlite_busy_timeout_ms / 1000},
         pool_size=settings.db_pool_size,
         max_overflow=20,
     )
@@ -82,6 +83,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """Open a write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
     with engine.connect() as conn:
         conn.info["begin_mode"] = "IMMEDIATE"
+        conn.info.pop("txid", None)
         try:
             with conn.begin():
                 yield conn

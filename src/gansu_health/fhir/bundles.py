@@ -10,8 +10,8 @@ import orjson
 from sqlalchemy import Connection
 
 from gansu_health.core.errors import BadRequest, PayloadTooLarge, PlatformError
-from gansu_health.fhir.storage.repository import Stored, new_id
 from gansu_health.fhir.service import FhirService
+from gansu_health.fhir.storage.repository import Stored, new_id
 
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 Entry = dict[str, Any]

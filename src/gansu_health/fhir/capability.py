@@ -43,8 +43,8 @@ def capability_statement(base_url: str, registry: OperationRegistry, indexer: In
             "conditionalUpdate": True,
             "conditionalDelete": "multiple",
             "referencePolicy": ["literal", "logical"],
-            "searchInclude": ["*"] + sorted(f"{rtype}:{c}" for c, p in params.items()
-                                            if p.type == "reference" and c in indexed),
+            "searchInclude": ["*", *sorted(f"{rtype}:{c}" for c, p in params.items()
+                                           if p.type == "reference" and c in indexed)],
             "searchRevInclude": ["*"],
             "searchParam": search_params,
             "operation": [{"name": o.name, "definition":

@@ -254,8 +254,8 @@ class FhirApi:
         cursor = values.get("_cursor")
         decoded = decode_cursor(cursor) if cursor else None
         with read_transaction(self.engine) as conn:
-            if fid is not None:
-                self.service.store.current(conn, rtype or "", fid) or _raise_not_found(rtype, fid)
+            if fid is not None and self.service.store.current(conn, rtype or "", fid) is None:
+                raise NotFound(f"{rtype}/{fid} is not known")
             versions = self.service.store.history(
                 conn, rtype=rtype, fid=fid, since_us=since_us, limit=count + 1,
                 ascending=ascending,
@@ -268,8 +268,11 @@ class FhirApi:
             next_cursor = encode_cursor([last.txid, last.seq] if ascending else [last.seq])
         path = "/".join(p for p in (rtype, fid, "_history") if p)
         total = len(page) if not more and not cursor else None
+        poll_cursor = None
+        if ascending:
+            poll_cursor = encode_cursor([page[-1].txid, page[-1].seq]) if page else cursor
         body = views.history_bundle(self.settings.base_url, path, params, page, next_cursor,
-                                    total)
+                                    total, poll_cursor if ascending else None)
         return FhirResponse(200, body)
 
     def _bundle(self, req: FhirRequest) -> FhirResponse:
@@ -313,7 +316,3 @@ class FhirApi:
                                               self.settings.base_url, self))
         payload = result.body if isinstance(result.body, bytes) else orjson.dumps(result.body)
         return FhirResponse(result.status, payload, result.headers)
-
-
-def _raise_not_found(rtype: str | None, fid: str) -> None:
-    raise NotFound(f"{rtype}/{fid} is not known")

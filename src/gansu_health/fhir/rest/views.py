@@ -142,12 +142,15 @@ def _cursor(params: list[tuple[str, str]]) -> str | None:
 
 
 def history_bundle(base: str, path: str, params: list[tuple[str, str]], versions: list[Stored],
-                   next_cursor: str | None, total: int | None) -> bytes:
-    """Build a history Bundle."""
+                   next_cursor: str | None, total: int | None, poll_cursor: str | None = None,
+                   ) -> bytes:
+    """Build a history Bundle; a change feed also gets a ``poll`` link to resume from."""
     bundle = RawBundle("history", total)
     bundle.link("self", _page_link(base, path, params, _cursor(params)))
     if next_cursor:
         bundle.link("next", _page_link(base, path, params, next_cursor))
+    if poll_cursor is not None or ("_sort", "_lastUpdated") in params:
+        bundle.link("poll", _page_link(base, path, params, poll_cursor))
     for v in versions:
         method = {"create": "POST", "update": "PUT", "delete": "DELETE"}.get(v.method, "PUT")
         url = v.rtype if method == "POST" else f"{v.rtype}/{v.fid}"

@@ -8,6 +8,7 @@ from sqlalchemy import Table, and_, false, not_, or_, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
+from gansu_health.core.clock import now, to_micros
 from gansu_health.core.errors import BadRequest
 from gansu_health.fhir.definitions import SearchParamDef
 from gansu_health.fhir.search.params import Criterion, split_escaped, unescape
@@ -138,7 +139,8 @@ class CriteriaBuilder:
             return self._reference(param, modifier, raw, table)
         return self._value_cond_typed(ptype, modifier, raw, table)
 
-    def _value_cond_typed(self, ptype: str, modifier: str | None, raw: str, table: Any) -> Cond:
+    def _value_cond_typed(self, ptype: str, modifier: str | None, raw: str,
+                          table: FromClause) -> Cond:
         if ptype == "token":
             return self._token(modifier, raw, table)
         if ptype == "string":
@@ -159,7 +161,7 @@ class CriteriaBuilder:
         raise BadRequest(f"Search on {ptype} values is not supported")
 
     @staticmethod
-    def _token(modifier: str | None, raw: str, table: Any) -> Cond:
+    def _token(modifier: str | None, raw: str, table: FromClause) -> Cond:
         if modifier == "text":
             text = normalize_string(unescape(raw))
             return and_(table.c.text >= text, table.c.text < _prefix_upper(text))
@@ -170,7 +172,7 @@ class CriteriaBuilder:
         sys_cond = table.c.system.is_(None) if system == "" else table.c.system == system
         return sys_cond if code == "" else and_(sys_cond, table.c.code == code)
 
-    def _date_cond(self, raw: str, lo: Any, hi: Any) -> Cond:
+    def _date_cond(self, raw: str, lo: ColumnElement[Any], hi: ColumnElement[Any]) -> Cond:
         prefix, value = _prefix(raw)
         rng = date_range(value, self.default_tz)
         if rng is None:
@@ -192,11 +194,12 @@ class CriteriaBuilder:
             return lo > phi
         if prefix == "eb":
             return hi < plo
-        margin = max((phi - plo) // 10, 86_400_000_000)
+        gap = abs(to_micros(now()) - (plo + phi) // 2)
+        margin = max(gap // 10, (phi - plo) // 2)
         return and_(hi >= plo - margin, lo <= phi + margin)
 
     @staticmethod
-    def _number_cond(raw: str, col: Any) -> Cond:
+    def _number_cond(raw: str, col: ColumnElement[Any]) -> Cond:
         prefix, value = _prefix(raw)
         try:
             exact, lo, hi = decimal_range(value)
@@ -218,7 +221,7 @@ class CriteriaBuilder:
         margin = abs(exact) * 0.1
         return and_(col >= exact - margin, col <= exact + margin)
 
-    def _quantity(self, raw: str, table: Any) -> Cond:
+    def _quantity(self, raw: str, table: FromClause) -> Cond:
         parts = split_escaped(raw, "|")
         cond = self._number_cond(parts[0], table.c.value)
         if len(parts) >= 3:
@@ -230,7 +233,7 @@ class CriteriaBuilder:
         return cond
 
     @staticmethod
-    def _uri(modifier: str | None, value: str, table: Any) -> Cond:
+    def _uri(modifier: str | None, value: str, table: FromClause) -> Cond:
         if modifier == "below":
             return table.c.uri.like(f"{_like_escape(value)}%", escape="\\")
         if modifier == "above":
@@ -240,7 +243,7 @@ class CriteriaBuilder:
         return table.c.uri == value
 
     def _reference(self, param: SearchParamDef, modifier: str | None, raw: str,
-                   table: Any) -> Cond:
+                   table: FromClause) -> Cond:
         value = unescape(raw)
         rtype, rid, url = split_reference(value, self.base_url)
         if rid is None and "/" not in value and ":" not in value:

@@ -17,7 +17,7 @@ from gansu_health.fhir.search.params import Include, SearchRequest
 from gansu_health.fhir.storage.repository import ResourceStore, Stored
 from gansu_health.fhir.storage.tables import INDEX_TABLES, resource, resource_version
 
-_HIGH = {"string": "\uffff", "token": "\uffff", "uri": "\uffff", "reference": "\uffff"}
+_HIGH = {"string", "token", "uri", "reference"}
 _SORT_COLUMN = {"string": "value", "token": "code", "uri": "uri", "reference": "target_id",
                 "number": "value", "quantity": "value"}
 
@@ -83,15 +83,15 @@ class SearchEngine:
                 raise BadRequest(f"Cannot sort by composite parameter '{code}'",
                                  expression="_sort")
             table = INDEX_TABLES[param.type]
+            fill: str | float | int
             if param.type == "date":
-                col, agg, fill = (table.c.hi, func.max, -(2**62)) if desc else \
-                    (table.c.lo, func.min, 2**62)
+                col = table.c.hi if desc else table.c.lo
+                fill = -(2**62) if desc else 2**62
             else:
                 col = table.c[_SORT_COLUMN[param.type]]
-                agg = func.max if desc else func.min
-                fill = "" if desc and param.type in _HIGH else _HIGH.get(param.type, 1e308)
-                if desc and param.type not in _HIGH:
-                    fill = -1e308
+                textual = param.type in _HIGH
+                fill = ("" if textual else -1e308) if desc else ("\uffff" if textual else 1e308)
+            agg = func.max if desc else func.min
             sub = select(agg(col)).where(table.c.rid == res.c.rid, table.c.rtype == req.rtype,
                                          table.c.param == code).scalar_subquery()
             keys.append((func.coalesce(sub, literal(fill)), desc))
@@ -167,7 +167,8 @@ class SearchEngine:
             sources = [s.rid for s in frontier if inc.source_type in ("*", s.rtype)]
             if not sources:
                 return []
-            conds = [ref.c.rid.in_(sources), ref.c.target_id.is_not(None)]
+            conds: list[ColumnElement[bool]] = [ref.c.rid.in_(sources),
+                                                ref.c.target_id.is_not(None)]
             if inc.param != "*":
                 conds.append(ref.c.param == inc.param)
             if inc.target_type:

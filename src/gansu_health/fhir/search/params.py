@@ -133,11 +133,11 @@ def parse_criterion(rtype: str, name: str, raw: str) -> Criterion:
                              expression=name)
         return Criterion(name, param, None, [],
                          chains=[(t, parse_criterion(t, rest, raw)) for t in chained])
-    if modifier and modifier not in MODIFIERS.get(param.type, set()):
-        if not (param.type == "reference" and modifier in fhir_model().resource_types):
-            raise BadRequest(
-                f"Modifier ':{modifier}' is not supported on {param.type} parameter '{code}'",
-                expression=name)
+    if modifier and modifier not in MODIFIERS.get(param.type, set()) and not (
+            param.type == "reference" and modifier in fhir_model().resource_types):
+        raise BadRequest(
+            f"Modifier ':{modifier}' is not supported on {param.type} parameter '{code}'",
+            expression=name)
     values = split_values(raw)
     if not values:
         raise BadRequest(f"Search parameter '{name}' has no value", expression=name)

@@ -31,7 +31,9 @@ class Unsupported(Exception):
 
 
 def _split_union(expr: str) -> list[str]:
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in expr:
         depth += (ch == "(") - (ch == ")")
         if ch == "|" and depth == 0:
@@ -173,19 +175,21 @@ def compile_component(expr: str, owner: str, path: str, model: FhirModel | None 
                       ) -> Callable[[Node, dict[str, Any]], list[Node]]:
     """Compile a composite component expression relative to the element at ``owner.path``."""
     model = model or fhir_model()
-    compiled = []
+    from_root: list[Extractor] = []
+    relative: list[list[Step]] = []
     for part in _split_union(expr):
         if part.startswith("%resource."):
-            compiled.append((True, _compile_part(model, owner + part[len("%resource"):])))
+            from_root.append(_compile_part(model, owner + part[len("%resource"):]))
             continue
         ctx = _Context(owner, path, "BackboneElement") if path else _Context(owner, "", owner)
-        steps = _compile_steps(model, "." + part, [ctx])
-        compiled.append((False, lambda node, _r, steps=steps: _run(steps, [node])))
+        relative.append(_compile_steps(model, "." + part, [ctx]))
 
     def extract(node: Node, resource: dict[str, Any]) -> list[Node]:
         out: list[Node] = []
-        for from_root, fn in compiled:
-            out.extend(fn(resource) if from_root else fn(node, resource))  # type: ignore[operator]
+        for steps in relative:
+            out.extend(_run(steps, [node]))
+        for fn in from_root:
+            out.extend(fn(resource))
         return out
 
     return extract

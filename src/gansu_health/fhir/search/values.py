@@ -88,7 +88,7 @@ def decimal_range(text: str) -> tuple[float, float, float]:
     if not dec.is_finite():
         raise ValueError(f"'{text}' is not a finite number")
     exponent = dec.as_tuple().exponent
-    half = Decimal(5) * Decimal(10) ** (int(exponent) - 1)  # type: ignore[arg-type]
+    half = Decimal(5) * Decimal(10) ** (int(exponent) - 1)
     return float(dec), float(dec - half), float(dec + half)
 
 

@@ -157,9 +157,9 @@ class ResourceStore:
         body["meta"] = meta
         content = orjson.dumps(body)
         if existing is None:
-            rid = conn.execute(insert(resource).values(
+            rid = int(conn.execute(insert(resource).values(
                 node=self.node, rtype=rtype, fid=fid, version=version, updated_us=stamp,
-                deleted=False)).inserted_primary_key[0]
+                deleted=False).returning(resource.c.rid)).scalar_one())
             method = "create"
         else:
             rid = existing[0]

@@ -1,0 +1,7 @@
+"""The single exception type of the FHIRPath engine."""
+
+from __future__ import annotations
+
+
+class FhirPathError(ValueError):
+    """An invalid FHIRPath expression (syntax or semantic) or a failed evaluation."""

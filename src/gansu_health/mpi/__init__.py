@@ -1,0 +1,1 @@
+"""Master patient index: resident identity numbers, matching and golden records."""

@@ -19,7 +19,9 @@ from gansu_health.fhir.fhirpath.operators import sysval
 from gansu_health.fhir.fhirpath.temporal import Temporal, Time
 
 SHARED = Path(
-    os.environ.get("GANSU_HEALTH_SHARED_DATA", Path(__file__).resolve().parents[2] / "../shared/data")
+    os.environ.get(
+        "GANSU_HEALTH_SHARED_DATA", Path(__file__).resolve().parents[2] / "../shared/data"
+    )
 )
 SUITE = SHARED / "fhirpath" / "tests-fhir-r4.xml"
 FHIR_NS = "{http://hl7.org/fhir}"
@@ -153,15 +155,25 @@ def load_input(name: str) -> dict[str, Any] | None:
     xml_path = SHARED / "fhirpath" / f"{stem}.xml"
     if name.endswith(".xml") and xml_path.exists():
         return resource_json(ET.parse(xml_path).getroot())
-    for path in (SHARED / "fhirpath" / f"{stem}.json", SHARED / "fhir-examples-r4" / f"{stem}.json"):
+    for path in (
+        SHARED / "fhirpath" / f"{stem}.json",
+        SHARED / "fhir-examples-r4" / f"{stem}.json",
+    ):
         if path.exists():
             data: dict[str, Any] = json.loads(path.read_text())
             return data
     return None
 
 
-_SYSTEM_NAMES = {"Boolean": "boolean", "String": "string", "Integer": "integer",
-                 "Decimal": "decimal", "Date": "date", "DateTime": "dateTime", "Time": "time"}  # fmt: skip
+_SYSTEM_NAMES = {
+    "Boolean": "boolean",
+    "String": "string",
+    "Integer": "integer",
+    "Decimal": "decimal",
+    "Date": "date",
+    "DateTime": "dateTime",
+    "Time": "time",
+}
 
 
 def _render(node: Node) -> tuple[set[str], str]:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-UUID_RE = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+UUID_RE = re.compile(rb"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 REPLICA_NS = uuid.UUID("5b1f2f8e-4c1a-4d6e-9a53-6a0e7c9b2d11")
 LOINC = "http://loinc.org"
@@ -33,7 +33,8 @@ def synthea_files(limit: int | None = None) -> list[Path]:
     """Return the Synthea R4 transaction Bundle files, sorted, at most ``limit``."""
     folder = shared_data_dir() / "synthea-r4"
     if not folder.is_dir():
-        raise FileNotFoundError(f"Synthea data not found at {folder} (set GANSU_HEALTH_SHARED_DATA)")
+        raise FileNotFoundError(f"Synthea data not found at {folder} "
+                                "(set GANSU_HEALTH_SHARED_DATA)")
     files = sorted(folder.glob("*.json"))
     return files[:limit] if limit else files
 

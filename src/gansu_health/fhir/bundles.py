@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from gansu_health.core.errors import BadRequest, PayloadTooLarge, PlatformError
 from gansu_health.fhir.service import FhirService
-from gansu_health.fhir.storage.repository import Stored, new_id
+from gansu_health.fhir.storage.repository import Stored, WriteItem, new_id
 
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 Entry = dict[str, Any]
@@ -89,12 +89,28 @@ class BundleProcessor:
                     raise _at_entry(exc, i) from None
                 self._validate(i, entry)
         results: list[Entry | None] = [None] * len(entries)
-        for i in sorted(range(len(entries)), key=lambda k: ORDER[entries[k]["request"]["method"]]):
+        order = sorted(range(len(entries)), key=lambda k: ORDER[entries[k]["request"]["method"]])
+        creates = [i for i in order
+                   if entries[i]["request"]["method"] == "POST" and "_existing" not in entries[i]]
+        self._create_many(conn, entries, creates, results)
+        for i in order:
+            if results[i] is not None:
+                continue
             try:
                 results[i] = self._execute(conn, entries[i], idmap)
             except PlatformError as exc:
                 raise _at_entry(exc, i) from None
         return [r for r in results if r is not None]
+
+    def _create_many(self, conn: Connection, entries: list[Entry], indexes: list[int],
+                     results: list[Entry | None]) -> None:
+        """Store every plain create of a transaction in one bulk write."""
+        items = []
+        for i in indexes:
+            entries[i]["resource"]["id"] = entries[i]["_id"]
+            items.append(WriteItem(entries[i]["resource"], entries[i]["_id"], new=True))
+        for i, stored in zip(indexes, self.service.store.write_many(conn, items), strict=True):
+            results[i] = _response("201 Created", stored)
 
     def batch(self, conn: Connection, entries: list[Entry]) -> list[Entry]:
         """Run each entry on its own; failures become error responses."""

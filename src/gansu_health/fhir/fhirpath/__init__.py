@@ -18,9 +18,16 @@ from .quantity import Quantity
 from .temporal import Date, DateTime, Time
 
 __all__ = [
-    "CompiledPath", "Date", "DateTime", "FhirPathError", "Node", "Quantity", "Time",
-    "compile_path", "evaluate",
-]  # fmt: skip
+    "CompiledPath",
+    "Date",
+    "DateTime",
+    "FhirPathError",
+    "Node",
+    "Quantity",
+    "Time",
+    "compile_path",
+    "evaluate",
+]
 
 
 def _plain(node: Node) -> Any:
@@ -43,9 +50,7 @@ class CompiledPath:
     def __repr__(self) -> str:
         return f"CompiledPath({self.expression!r})"
 
-    def nodes(
-        self, resource: Any, variables: Mapping[str, Any] | None = None
-    ) -> list[Node]:
+    def nodes(self, resource: Any, variables: Mapping[str, Any] | None = None) -> list[Node]:
         """Evaluate and return typed nodes (raw JSON value plus FHIR type name)."""
         if resource is None:
             root = None
@@ -58,7 +63,7 @@ class CompiledPath:
         return self._fn(Ctx(root, focus, variables), focus)
 
     def evaluate(self, resource: Any, variables: Mapping[str, Any] | None = None) -> list[Any]:
-        """Evaluate and return plain values (FHIR primitives converted, empty primitives dropped)."""
+        """Evaluate and return plain values (primitives converted, value-less ones dropped)."""
         return [_plain(n) for n in self.nodes(resource, variables) if n.value is not None]
 
 
@@ -75,8 +80,6 @@ def compile_path(expr: str, context_type: str | None = None) -> CompiledPath:
     return CompiledPath(expr, fn, context_type)
 
 
-def evaluate(
-    resource: Any, expr: str, variables: Mapping[str, Any] | None = None
-) -> list[Any]:
+def evaluate(resource: Any, expr: str, variables: Mapping[str, Any] | None = None) -> list[Any]:
     """Compile (cached) and evaluate ``expr`` against ``resource``; return plain values."""
     return compile_path(expr).evaluate(resource, variables)

@@ -5,14 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from . import functions_convert, functions_core, functions_math, functions_text  # noqa: F401
-from .context import FALSE, FUNCTIONS, TRUE, Ctx, Fn, boolean, strict_bool, truth, wrap
+from .binary import LOGIC, OPERATORS, logic, union
+from .context import FUNCTIONS, Ctx, Fn, boolean, wrap
 from .errors import FhirPathError
 from .members import member_fn, static_members
 from .model import Node, TypeInfo, system_type, type_info
-from .operators import arithmetic, compare, equal, equivalent, hash_key, make, negate, sysval
+from .operators import make, negate, sysval
 from .syntax import (
-    Binary, Call, Dot, Empty, Expr, Ident, Index, Lit, Special, TypeOp, Unary, Var, type_name_of,
-)  # fmt: skip
+    Binary,
+    Call,
+    Dot,
+    Empty,
+    Expr,
+    Ident,
+    Index,
+    Lit,
+    Special,
+    TypeOp,
+    Unary,
+    Var,
+    type_name_of,
+)
 from .typecheck import resolve_type
 
 Static = tuple[TypeInfo, ...] | None
@@ -219,11 +232,11 @@ class Compiler:
         op = expr.op
         if op == "|":
             static = tuple(dict.fromkeys(ls + rs)) if ls is not None and rs is not None else None
-            return _binary(left, right, _union), static
-        handler = _LOGIC.get(op)
+            return _binary(left, right, union), static
+        handler = LOGIC.get(op)
         if handler is not None:
-            return _logic(left, right, handler, op), None
-        return _binary(left, right, _OPERATORS[op]), None
+            return logic(left, right, handler, op), None
+        return _binary(left, right, OPERATORS[op]), None
 
 
 def _member_static(name: str, focus: Static) -> Static:
@@ -240,10 +253,10 @@ def _member_static(name: str, focus: Static) -> Static:
 
 def _invoke(impl: Any, compiled: list[tuple[bool, Fn]]) -> Fn:
     if not compiled:
-        return lambda ctx, items: impl(ctx, items)  # type: ignore[no-any-return]
+        return lambda ctx, items: impl(ctx, items)
     if len(compiled) == 1 and compiled[0][0]:
         only = compiled[0][1]
-        return lambda ctx, items: impl(ctx, items, only)  # type: ignore[no-any-return]
+        return lambda ctx, items: impl(ctx, items, only)
 
     def fn(ctx: Ctx, items: list[Node]) -> list[Node]:
         this = ctx.this
@@ -258,143 +271,3 @@ def _binary(left: Fn, right: Fn, op: Any) -> Fn:
         return op(left(ctx, items), right(ctx, items))  # type: ignore[no-any-return]
 
     return fn
-
-
-def _logic(left: Fn, right: Fn, handler: Any, op: str) -> Fn:
-    def fn(ctx: Ctx, items: list[Node]) -> list[Node]:
-        a = truth(left(ctx, items), op)
-        if a is False and op == "and":
-            return [FALSE]
-        if a is True and op == "or":
-            return [TRUE]
-        if a is False and op == "implies":
-            return [TRUE]
-        result = handler(a, truth(right(ctx, items), op))
-        return [] if result is None else [TRUE if result else FALSE]
-
-    return fn
-
-
-def _and(a: bool | None, b: bool | None) -> bool | None:
-    if a is False or b is False:
-        return False
-    return None if a is None or b is None else True
-
-
-def _or(a: bool | None, b: bool | None) -> bool | None:
-    if a is True or b is True:
-        return True
-    return None if a is None or b is None else False
-
-
-def _xor(a: bool | None, b: bool | None) -> bool | None:
-    return None if a is None or b is None else a != b
-
-
-def _implies(a: bool | None, b: bool | None) -> bool | None:
-    if a is None:
-        return True if b is True else None
-    return True if b is True else (None if b is None else False)
-
-
-_LOGIC = {"and": _and, "or": _or, "xor": _xor, "implies": _implies}
-
-
-def _union(a: list[Node], b: list[Node]) -> list[Node]:
-    seen: set[Any] = set()
-    out: list[Node] = []
-    for node in (*a, *b):
-        key = hash_key(node)
-        if key not in seen:
-            seen.add(key)
-            out.append(node)
-    return out
-
-
-def _eq(a: list[Node], b: list[Node]) -> list[Node]:
-    if not a or not b:
-        return []
-    if len(a) != len(b):
-        return [FALSE]
-    for x, y in zip(a, b, strict=True):
-        result = equal(sysval(x), sysval(y))
-        if result is None:
-            return []
-        if not result:
-            return [FALSE]
-    return [TRUE]
-
-
-def _ne(a: list[Node], b: list[Node]) -> list[Node]:
-    result = _eq(a, b)
-    return [FALSE if result[0] is TRUE else TRUE] if result else []
-
-
-def _equiv(a: list[Node], b: list[Node]) -> list[Node]:
-    if len(a) != len(b):
-        return [FALSE]
-    right = [sysval(y) for y in b]
-    return boolean(all(any(equivalent(sysval(x), y) for y in right) for x in a))
-
-
-def _not_equiv(a: list[Node], b: list[Node]) -> list[Node]:
-    return [FALSE if _equiv(a, b)[0] is TRUE else TRUE]
-
-
-def _comparison(test: Any) -> Any:
-    def op(a: list[Node], b: list[Node]) -> list[Node]:
-        if not a or not b:
-            return []
-        if len(a) > 1 or len(b) > 1:
-            raise FhirPathError("comparison of collections with several items")
-        result = compare(sysval(a[0]), sysval(b[0]))
-        return [] if result is None else boolean(test(result))
-
-    return op
-
-
-def _membership(a: list[Node], b: list[Node]) -> list[Node]:
-    if not a:
-        return []
-    if len(a) > 1:
-        raise FhirPathError("'in' expects a single item on its left")
-    value = sysval(a[0])
-    return boolean(any(equal(value, sysval(y)) for y in b))
-
-
-def _arith(op: str) -> Any:
-    def fn(a: list[Node], b: list[Node]) -> list[Node]:
-        if op == "&":
-            sa = _concat_operand(a)
-            sb = _concat_operand(b)
-            return [make(sa + sb)]
-        if not a or not b:
-            return []
-        if len(a) > 1 or len(b) > 1:
-            raise FhirPathError(f"operator {op!r} applied to a collection of several items")
-        result = arithmetic(op, sysval(a[0]), sysval(b[0]))
-        return [] if result is None else [make(result)]
-
-    return fn
-
-
-def _concat_operand(items: list[Node]) -> str:
-    if not items:
-        return ""
-    if len(items) > 1:
-        raise FhirPathError("'&' applied to a collection of several items")
-    value = sysval(items[0])
-    if not isinstance(value, str):
-        raise FhirPathError("'&' expects strings")
-    return value
-
-
-_OPERATORS: dict[str, Any] = {
-    "=": _eq, "!=": _ne, "~": _equiv, "!~": _not_equiv,
-    "<": _comparison(lambda c: c < 0), "<=": _comparison(lambda c: c <= 0),
-    ">": _comparison(lambda c: c > 0), ">=": _comparison(lambda c: c >= 0),
-    "in": _membership, "contains": lambda a, b: _membership(b, a),
-    **{op: _arith(op) for op in ("+", "-", "*", "/", "div", "mod", "&")},
-}  # fmt: skip
-
-__all__ = ["Compiler", "Static", "strict_bool"]

@@ -94,7 +94,6 @@ def strict_bool(items: list[Node], what: str) -> bool | None:
     return value
 
 
-
 def single(items: list[Node], what: str) -> Any:
     """Return the System value of a singleton, None if empty; raise if several."""
     if not items:

@@ -177,10 +177,13 @@ def _descendants(ctx: Ctx, items: list[Node]) -> list[Node]:
 
 
 @function("trace", 1, 2, lambdas=(1,), keeps_type=True)
-def _trace(ctx: Ctx, items: list[Node], name: list[Node], projection: Fn | None = None) -> list[Node]:
+def _trace(
+    ctx: Ctx, items: list[Node], name: list[Node], projection: Fn | None = None
+) -> list[Node]:
     label = single(name, "trace()")
-    shown = items if projection is None else [x for _, r in iterate(ctx, items, projection)
-                                              for x in r]  # fmt: skip
+    shown = (
+        items if projection is None else [x for _, r in iterate(ctx, items, projection) for x in r]
+    )
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("trace %s: %r", label, [n.value for n in shown])
     return items
@@ -233,10 +236,14 @@ def _resolve(ctx: Ctx, items: list[Node]) -> list[Node]:
     for node in items:
         value = node.value
         reference = value.get("reference") if isinstance(value, dict) else value
-        if isinstance(reference, str):
-            target = _reference_target(ctx, reference)
-            if target is not None:
-                out.append(target)
+        target = _reference_target(ctx, reference) if isinstance(reference, str) else None
+        declared = value.get("type") if isinstance(value, dict) else None
+        if target is None and isinstance(declared, str):
+            info = type_info(declared)
+            if info is not None and info.kind == "resource":
+                target = Node({"resourceType": declared}, info)
+        if target is not None:
+            out.append(target)
     return out
 
 
@@ -257,8 +264,11 @@ def _extension(ctx: Ctx, items: list[Node], url: list[Node]) -> list[Node]:
 
 @function("hasValue")
 def _has_value(ctx: Ctx, items: list[Node]) -> list[Node]:
-    return boolean(len(items) == 1 and not isinstance(items[0].value, (dict, list))
-                   and items[0].value is not None)  # fmt: skip
+    return boolean(
+        len(items) == 1
+        and not isinstance(items[0].value, (dict, list))
+        and items[0].value is not None
+    )
 
 
 @function("getValue")

@@ -233,12 +233,12 @@ def sort_fn(keys: list[tuple[Fn, bool]]) -> Fn:
     """Build ``sort(keys...)``: each key is (projection, descending)."""
 
     def fn(ctx: Ctx, items: list[Node]) -> list[Node]:
+        decorated: list[tuple[tuple[Any, ...], Node]] = []
         if not keys:
             decorated = [((sysval(n),), n) for n in items]
         else:
-            decorated = []
             for node in items:
-                row = []
+                row: list[Any] = []
                 for key, _ in keys:
                     value = iterate(ctx, [node], key)[0][1]
                     row.append(sysval(value[0]) if value else None)

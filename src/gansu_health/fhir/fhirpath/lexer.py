@@ -17,7 +17,8 @@ class Token:
     pos: int
 
 
-_DT = r"@\d{4}(?:-\d{2}(?:-\d{2})?)?(?:T(?:\d{2}(?::\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:\d{2})?)?)?"
+_TM = r"\d{2}(?::\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+_DT = r"@\d{4}(?:-\d{2}(?:-\d{2})?)?(?:T(?:" + _TM + r"(?:Z|[+-]\d{2}:\d{2})?)?)?"
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+|//[^\n]*|/\*.*?\*/)
@@ -35,8 +36,17 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
-_ESCAPES = {"'": "'", '"': '"', "`": "`", "\\": "\\", "/": "/", "f": "\f", "n": "\n",
-            "r": "\r", "t": "\t"}  # fmt: skip
+_ESCAPES = {
+    "'": "'",
+    '"': '"',
+    "`": "`",
+    "\\": "\\",
+    "/": "/",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+}
 
 
 def unescape(body: str, pos: int) -> str:
@@ -76,9 +86,7 @@ def tokenize(text: str) -> list[Token]:
         value = m.group()
         if kind == "special":
             kind = "id"
-        if kind == "str":
-            value = unescape(value[1:-1], pos)
-        elif kind == "delim":
+        if kind == "str" or kind == "delim":
             value = unescape(value[1:-1], pos)
         elif kind == "var":
             body = value[1:]

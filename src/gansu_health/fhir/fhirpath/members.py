@@ -95,7 +95,7 @@ def member_fn(name: str, members: tuple[Member, ...] | None) -> Fn:
     """Return a closure navigating to ``name`` (pre-resolved when ``members`` is known)."""
     if members is not None and len(members) == 1 and members[0][2] is not None:
         key, _, child = members[0]
-        if child.kind != "primitive":
+        if child is not None and child.kind != "primitive":
 
             def complex_member(ctx: Ctx, focus: list[Node]) -> list[Node]:
                 out: list[Node] = []

@@ -12,12 +12,20 @@ from gansu_health.fhir.definitions import ElementDef, fhir_model
 from .temporal import Date, DateTime, Time
 
 SYSTEM_TYPES = ("Boolean", "String", "Integer", "Decimal", "Date", "DateTime", "Time", "Quantity")
-QUANTITY_TYPES = frozenset({"Quantity", "Age", "Count", "Distance", "Duration", "MoneyQuantity",
-                            "SimpleQuantity"})  # fmt: skip
+QUANTITY_TYPES = frozenset(
+    {"Quantity", "Age", "Count", "Distance", "Duration", "MoneyQuantity", "SimpleQuantity"}
+)
 _PRIMITIVE_BASE = {
-    "code": "string", "id": "string", "markdown": "string", "url": "uri", "canonical": "uri",
-    "oid": "uri", "uuid": "uri", "positiveInt": "integer", "unsignedInt": "integer",
-}  # fmt: skip
+    "code": "string",
+    "id": "string",
+    "markdown": "string",
+    "url": "uri",
+    "canonical": "uri",
+    "oid": "uri",
+    "uuid": "uri",
+    "positiveInt": "integer",
+    "unsignedInt": "integer",
+}
 
 
 def _to_decimal(value: Any) -> Any:
@@ -54,8 +62,19 @@ Member = tuple[str, str, "TypeInfo | None"]
 class TypeInfo:
     """A FHIR or System type as the engine sees it, with lazily resolved members."""
 
-    __slots__ = ("_by_json", "_members", "ancestors", "base", "conv", "kind", "name",
-                 "namespace", "owner", "path", "quantity")  # fmt: skip
+    __slots__ = (
+        "_by_json",
+        "_members",
+        "ancestors",
+        "base",
+        "conv",
+        "kind",
+        "name",
+        "namespace",
+        "owner",
+        "path",
+        "quantity",
+    )
 
     def __init__(self, namespace: str, name: str, kind: str, owner: str = "", path: str = ""):
         self.namespace = namespace
@@ -95,8 +114,10 @@ class TypeInfo:
     def _build(self) -> None:
         members: dict[str, tuple[Member, ...]] = {}
         if self.kind == "primitive":
-            members = {"id": (("id", "_id", system_type("String")),),
-                       "extension": (("extension", "_extension", type_info("Extension")),)}  # fmt: skip
+            members = {
+                "id": (("id", "_id", system_type("String")),),
+                "extension": (("extension", "_extension", type_info("Extension")),),
+            }
         elif self.kind != "system":
             typedef = fhir_model().types[self.owner]
             prefix = self.path + "." if self.path else ""
@@ -107,10 +128,13 @@ class TypeInfo:
                 if name.endswith("[x]"):
                     base = name[:-3]
                     members[base] = tuple(
-                        (base + t[0].upper() + t[1:], "_" + base + t[0].upper() + t[1:],
-                         type_info(t))
+                        (
+                            base + t[0].upper() + t[1:],
+                            "_" + base + t[0].upper() + t[1:],
+                            type_info(t),
+                        )
                         for t in edef.types
-                    )  # fmt: skip
+                    )
                 else:
                     members[name] = ((name, "_" + name, self._child(name, edef)),)
         self._members = members
@@ -139,8 +163,8 @@ def _ancestors(name: str) -> frozenset[str]:
     current: str | None = name
     while current:
         names.add(current)
-        current = model.types[current].base if current in model.types else _PRIMITIVE_BASE.get(
-            current
+        current = (
+            model.types[current].base if current in model.types else _PRIMITIVE_BASE.get(current)
         )
     return frozenset(names)
 

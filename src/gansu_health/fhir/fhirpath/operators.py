@@ -12,10 +12,19 @@ from . import quantity as q
 from . import temporal as t
 from .errors import FhirPathError
 from .model import (
-    BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, QUANTITY, STRING, TIME, Node, TypeInfo,
-)  # fmt: skip
+    BOOLEAN,
+    DATE,
+    DATETIME,
+    DECIMAL,
+    INTEGER,
+    QUANTITY,
+    STRING,
+    TIME,
+    Node,
+    TypeInfo,
+)
 from .quantity import Quantity
-from .temporal import Date, DateTime, Temporal, Time
+from .temporal import Temporal
 
 
 def _fhir_quantity(value: dict[str, Any]) -> Quantity | None:
@@ -24,8 +33,10 @@ def _fhir_quantity(value: dict[str, Any]) -> Quantity | None:
         return None
     code = value.get("code")
     unit = code if code and value.get("system") in (None, "http://unitsofmeasure.org") else None
-    return Quantity(Decimal(repr(number)) if isinstance(number, float) else Decimal(number),
-                    unit or value.get("unit") or "1")  # fmt: skip
+    return Quantity(
+        Decimal(repr(number)) if isinstance(number, float) else Decimal(number),
+        unit or value.get("unit") or "1",
+    )
 
 
 def sysval(node: Node) -> Any:
@@ -124,10 +135,8 @@ def _equiv_json(a: Any, b: Any) -> bool:
 
 def compare(a: Any, b: Any) -> int | None:
     """Order two System values (-1/0/1, None when uncertain); raise if incomparable."""
-    if _is_num(a) and _is_num(b):
-        return (a > b) - (a < b)
-    if isinstance(a, str) and isinstance(b, str):
-        return (a > b) - (a < b)
+    if (_is_num(a) and _is_num(b)) or (isinstance(a, str) and isinstance(b, str)):
+        return int(a > b) - int(a < b)
     if isinstance(a, Temporal) and isinstance(b, Temporal):
         return t.compare(a, b)
     if isinstance(a, Quantity) and isinstance(b, Quantity):
@@ -232,6 +241,3 @@ def _freeze(v: Any) -> Any:
     if isinstance(v, float):
         return Decimal(repr(v))
     return v
-
-
-__all__ = ["Date", "DateTime", "Time", "arithmetic", "compare", "equal", "equivalent", "make"]

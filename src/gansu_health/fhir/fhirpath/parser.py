@@ -8,19 +8,39 @@ from .errors import FhirPathError
 from .lexer import Token, tokenize
 from .quantity import CALENDAR, Quantity
 from .syntax import (
-    Binary, Call, Dot, Empty, Expr, Ident, Index, Lit, Special, TypeOp, Unary, Var,
-)  # fmt: skip
+    Binary,
+    Call,
+    Dot,
+    Empty,
+    Expr,
+    Ident,
+    Index,
+    Lit,
+    Special,
+    TypeOp,
+    Unary,
+    Var,
+)
 from .temporal import Date, DateTime, Time
 
 _LEVELS: tuple[frozenset[str], ...] = tuple(
     frozenset(ops)
     for ops in (
-        ("implies",), ("or", "xor"), ("and",), ("in", "contains"), ("=", "~", "!=", "!~"),
-        ("<", ">", "<=", ">="), ("|",), ("is", "as"), ("+", "-", "&"), ("*", "/", "div", "mod"),
-    )  # fmt: skip
+        ("implies",),
+        ("or", "xor"),
+        ("and",),
+        ("in", "contains"),
+        ("=", "~", "!=", "!~"),
+        ("<", ">", "<=", ">="),
+        ("|",),
+        ("is", "as"),
+        ("+", "-", "&"),
+        ("*", "/", "div", "mod"),
+    )
 )
-_KEYWORD_OPS = frozenset({"implies", "or", "xor", "and", "in", "contains", "is", "as", "div",
-                          "mod"})  # fmt: skip
+_KEYWORD_OPS = frozenset(
+    {"implies", "or", "xor", "and", "in", "contains", "is", "as", "div", "mod"}
+)
 
 
 class _Parser:
@@ -121,7 +141,9 @@ class _Parser:
 
     def type_spec(self) -> str:
         parts = [self.identifier()]
-        while self.tok.kind == "op" and self.tok.text == "." and self.peek().kind in ("id", "delim"):
+        while (
+            self.tok.kind == "op" and self.tok.text == "." and self.peek().kind in ("id", "delim")
+        ):
             self.advance()
             parts.append(self.identifier())
         return ".".join(parts)

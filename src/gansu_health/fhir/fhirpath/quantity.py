@@ -9,38 +9,83 @@ from functools import cache
 from .errors import FhirPathError
 
 CALENDAR = {
-    "year": "year", "years": "year", "month": "month", "months": "month",
-    "week": "week", "weeks": "week", "day": "day", "days": "day",
-    "hour": "hour", "hours": "hour", "minute": "minute", "minutes": "minute",
-    "second": "second", "seconds": "second", "millisecond": "millisecond",
+    "year": "year",
+    "years": "year",
+    "month": "month",
+    "months": "month",
+    "week": "week",
+    "weeks": "week",
+    "day": "day",
+    "days": "day",
+    "hour": "hour",
+    "hours": "hour",
+    "minute": "minute",
+    "minutes": "minute",
+    "second": "second",
+    "seconds": "second",
+    "millisecond": "millisecond",
     "milliseconds": "millisecond",
-}  # fmt: skip
-_CAL_AS_UCUM = {"week": "wk", "day": "d", "hour": "h", "minute": "min", "second": "s",
-                "millisecond": "ms"}  # fmt: skip
+}
+_CAL_AS_UCUM = {
+    "week": "wk",
+    "day": "d",
+    "hour": "h",
+    "minute": "min",
+    "second": "s",
+    "millisecond": "ms",
+}
 
 Dims = tuple[tuple[str, int], ...]
 _D = Decimal
 _PA = (_D(1000), {"g": 1, "m": -1, "s": -2})
 _ATOMS: dict[str, tuple[Decimal, dict[str, int]]] = {
-    "m": (_D(1), {"m": 1}), "g": (_D(1), {"g": 1}), "s": (_D(1), {"s": 1}),
-    "min": (_D(60), {"s": 1}), "h": (_D(3600), {"s": 1}), "d": (_D(86400), {"s": 1}),
-    "wk": (_D(604800), {"s": 1}), "mo": (_D(2629800), {"s": 1}), "a": (_D(31557600), {"s": 1}),
-    "L": (_D("0.001"), {"m": 3}), "l": (_D("0.001"), {"m": 3}),
-    "[in_i]": (_D("0.0254"), {"m": 1}), "[ft_i]": (_D("0.3048"), {"m": 1}),
-    "[yd_i]": (_D("0.9144"), {"m": 1}), "[mi_i]": (_D("1609.344"), {"m": 1}),
-    "[lb_av]": (_D("453.59237"), {"g": 1}), "[oz_av]": (_D("28.349523125"), {"g": 1}),
-    "[gr]": (_D("0.06479891"), {"g": 1}), "t": (_D(1000000), {"g": 1}),
-    "mol": (_D(1), {"mol": 1}), "eq": (_D(1), {"eq": 1}), "K": (_D(1), {"K": 1}),
-    "Pa": _PA, "m[Hg]": (_D(133322) * 1000, _PA[1]), "N": (_D(1000), {"g": 1, "m": 1, "s": -2}),
-    "J": (_D(1000), {"g": 1, "m": 2, "s": -2}), "cal": (_D(4184), {"g": 1, "m": 2, "s": -2}),
-    "Hz": (_D(1), {"s": -1}), "%": (_D("0.01"), {}), "1": (_D(1), {}),
-}  # fmt: skip
+    "m": (_D(1), {"m": 1}),
+    "g": (_D(1), {"g": 1}),
+    "s": (_D(1), {"s": 1}),
+    "min": (_D(60), {"s": 1}),
+    "h": (_D(3600), {"s": 1}),
+    "d": (_D(86400), {"s": 1}),
+    "wk": (_D(604800), {"s": 1}),
+    "mo": (_D(2629800), {"s": 1}),
+    "a": (_D(31557600), {"s": 1}),
+    "L": (_D("0.001"), {"m": 3}),
+    "l": (_D("0.001"), {"m": 3}),
+    "[in_i]": (_D("0.0254"), {"m": 1}),
+    "[ft_i]": (_D("0.3048"), {"m": 1}),
+    "[yd_i]": (_D("0.9144"), {"m": 1}),
+    "[mi_i]": (_D("1609.344"), {"m": 1}),
+    "[lb_av]": (_D("453.59237"), {"g": 1}),
+    "[oz_av]": (_D("28.349523125"), {"g": 1}),
+    "[gr]": (_D("0.06479891"), {"g": 1}),
+    "t": (_D(1000000), {"g": 1}),
+    "mol": (_D(1), {"mol": 1}),
+    "eq": (_D(1), {"eq": 1}),
+    "K": (_D(1), {"K": 1}),
+    "Pa": _PA,
+    "m[Hg]": (_D(133322) * 1000, _PA[1]),
+    "N": (_D(1000), {"g": 1, "m": 1, "s": -2}),
+    "J": (_D(1000), {"g": 1, "m": 2, "s": -2}),
+    "cal": (_D(4184), {"g": 1, "m": 2, "s": -2}),
+    "Hz": (_D(1), {"s": -1}),
+    "%": (_D("0.01"), {}),
+    "1": (_D(1), {}),
+}
 _METRIC = {"m", "g", "s", "L", "l", "mol", "eq", "Pa", "m[Hg]", "N", "J", "cal", "Hz", "K", "U"}
 _PREFIXES = {
-    "da": _D(10), "h": _D(100), "k": _D(1000), "M": _D(10) ** 6, "G": _D(10) ** 9,
-    "T": _D(10) ** 12, "d": _D("0.1"), "c": _D("0.01"), "m": _D("0.001"),
-    "u": _D(10) ** -6, "n": _D(10) ** -9, "p": _D(10) ** -12, "f": _D(10) ** -15,
-}  # fmt: skip
+    "da": _D(10),
+    "h": _D(100),
+    "k": _D(1000),
+    "M": _D(10) ** 6,
+    "G": _D(10) ** 9,
+    "T": _D(10) ** 12,
+    "d": _D("0.1"),
+    "c": _D("0.01"),
+    "m": _D("0.001"),
+    "u": _D(10) ** -6,
+    "n": _D(10) ** -9,
+    "p": _D(10) ** -12,
+    "f": _D(10) ** -15,
+}
 _TERM = re.compile(r"(.+?)([+-]?\d+)?")
 _POWER = re.compile(r"10[*^]([+-]?\d+)")
 

@@ -19,13 +19,29 @@ TIME_RE = re.compile(_TIME)
 _NO_T_DATETIME_RE = re.compile(rf"{_DATE}(?:T{_TIME}{_TZ}?)?")
 
 _CAL_UNITS = {
-    "year": "year", "years": "year", "month": "month", "months": "month",
-    "week": "week", "weeks": "week", "day": "day", "days": "day",
-    "hour": "hour", "hours": "hour", "minute": "minute", "minutes": "minute",
-    "second": "second", "seconds": "second", "millisecond": "millisecond",
+    "year": "year",
+    "years": "year",
+    "month": "month",
+    "months": "month",
+    "week": "week",
+    "weeks": "week",
+    "day": "day",
+    "days": "day",
+    "hour": "hour",
+    "hours": "hour",
+    "minute": "minute",
+    "minutes": "minute",
+    "second": "second",
+    "seconds": "second",
+    "millisecond": "millisecond",
     "milliseconds": "millisecond",
-    "wk": "week", "d": "day", "h": "hour", "min": "minute", "s": "second", "ms": "millisecond",
-}  # fmt: skip
+    "wk": "week",
+    "d": "day",
+    "h": "hour",
+    "min": "minute",
+    "s": "second",
+    "ms": "millisecond",
+}
 _SECONDS = {"week": 604800, "day": 86400, "hour": 3600, "minute": 60, "second": 1}
 
 

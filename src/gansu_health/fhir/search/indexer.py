@@ -19,7 +19,7 @@ from gansu_health.fhir.search import paths
 from gansu_health.fhir.search.values import date_range, normalize_string, split_reference
 
 log = logging.getLogger(__name__)
-Row = dict[str, Any]
+Row = tuple[Any, ...]
 Node = paths.Node
 NOT_INDEXED = {"special"}
 _INF = 2**62
@@ -100,13 +100,13 @@ def compile_param(p: SearchParamDef, model: FhirModel) -> CompiledParam | None:
 
 
 def _token_row(system: Any, code: Any, text: Any) -> Row:
-    return {"system": system if isinstance(system, str) else None,
-            "code": None if code is None else str(code)[:255],
-            "text": normalize_string(text) or None if isinstance(text, str) else None}
+    return (system if isinstance(system, str) else None,
+            None if code is None else str(code)[:255],
+            normalize_string(text) or None if isinstance(text, str) else None)
 
 
 class Indexer:
-    """Turns resources into rows for the ``idx_*`` tables."""
+    """Turns resources into rows for the ``idx_*`` tables: tuples ``(param, grp, *values)``."""
 
     def __init__(self, base_url: str = "", default_tz: str = "Asia/Shanghai") -> None:
         self.base_url = base_url
@@ -145,18 +145,22 @@ class Indexer:
     def _emit(self, out: dict[str, list[Row]], ptype: str, code: str, nodes: Iterable[Node],
               system: str | None, grp: int) -> None:
         convert = getattr(self, f"_{ptype}")
+        rows = out.setdefault(ptype, [])
         for value, vtype in nodes:
-            for row in convert(value, vtype, system):
-                row["param"] = code + row.pop("_suffix", "")
-                row["grp"] = grp
-                out.setdefault(row.pop("_table", ptype), []).append(row)
+            rows.extend((code, grp, *vals) for vals in convert(value, vtype, system))
+            if ptype == "reference" and isinstance(value, dict):
+                ident = value.get("identifier")
+                if isinstance(ident, dict) and ident.get("value") is not None:
+                    out.setdefault("token", []).append(
+                        (f"{code}:identifier", grp, ident.get("system"),
+                         str(ident["value"])[:255], None))
 
     @staticmethod
     def _token(value: Any, vtype: str | None, system: str | None) -> list[Row]:
         if isinstance(value, bool):
-            return [{"system": None, "code": "true" if value else "false", "text": None}]
+            return [(None, "true" if value else "false", None)]
         if isinstance(value, str | int | float):
-            return [{"system": system, "code": str(value)[:255], "text": None}]
+            return [(system, str(value)[:255], None)]
         if not isinstance(value, dict):
             return []
         if vtype == "CodeableConcept" or "coding" in value:
@@ -188,29 +192,29 @@ class Indexer:
                     texts.append(v)
                 elif isinstance(v, list):
                     texts.extend(x for x in v if isinstance(x, str))
-        return [{"value": normalize_string(t), "exact": t[:1024]} for t in texts if t]
+        return [(normalize_string(t), t[:1024]) for t in texts if t]
 
     def _date(self, value: Any, vtype: str | None, system: str | None) -> list[Row]:
         if isinstance(value, str):
             rng = date_range(value, self.default_tz)
-            return [{"lo": rng[0], "hi": rng[1]}] if rng else []
+            return [rng] if rng else []
         if not isinstance(value, dict):
             return []
         if vtype == "Timing" or "event" in value or "repeat" in value:
-            ranges = [r for e in value.get("event", []) if (r := date_range(e, self.default_tz))]
+            rows: list[Row] = [r for e in value.get("event", [])
+                               if (r := date_range(e, self.default_tz))]
             bounds = (value.get("repeat") or {}).get("boundsPeriod")
-            rows = [{"lo": lo, "hi": hi} for lo, hi in ranges]
             return rows + (self._date(bounds, "Period", None) if bounds else [])
         start = date_range(value["start"], self.default_tz) if value.get("start") else None
         end = date_range(value["end"], self.default_tz) if value.get("end") else None
         if start is None and end is None:
             return []
-        return [{"lo": start[0] if start else -_INF, "hi": end[1] if end else _INF}]
+        return [(start[0] if start else -_INF, end[1] if end else _INF)]
 
     @staticmethod
     def _number(value: Any, vtype: str | None, system: str | None) -> list[Row]:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return [{"value": float(value)}]
+            return [(float(value),)]
         return []
 
     @staticmethod
@@ -219,30 +223,25 @@ class Indexer:
             return []
         number = float(value["value"])
         code = value.get("code") or value.get("currency")
-        rows = [{"system": value.get("system"), "code": code, "value": number}]
+        rows: list[Row] = [(value.get("system"), code, number)]
         unit = value.get("unit")
         if unit and unit != code:
-            rows.append({"system": None, "code": unit, "value": number})
+            rows.append((None, unit, number))
         return rows
 
     @staticmethod
     def _uri(value: Any, vtype: str | None, system: str | None) -> list[Row]:
-        return [{"uri": value[:512]}] if isinstance(value, str) else []
+        return [(value[:512],)] if isinstance(value, str) else []
 
     def _reference(self, value: Any, vtype: str | None, system: str | None) -> list[Row]:
         if isinstance(value, str):  # canonical or uri used as a reference
             rtype, rid, url = split_reference(value, self.base_url)
-            return [{"target_type": rtype, "target_id": rid, "url": url or value}]
+            return [(rtype, rid, url or value)]
         if not isinstance(value, dict):
             return []
-        rows: list[Row] = []
         ref = value.get("reference")
         if isinstance(ref, str):
             rtype, rid, url = split_reference(ref, self.base_url)
             if rtype or url:
-                rows.append({"target_type": rtype, "target_id": rid, "url": url})
-        ident = value.get("identifier")
-        if isinstance(ident, dict) and ident.get("value"):
-            rows.append({"_table": "token", "system": ident.get("system"),
-                         "code": str(ident["value"]), "text": None, "_suffix": ":identifier"})
-        return rows
+                return [(rtype, rid, url)]
+        return []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -18,6 +19,7 @@ _DATE = re.compile(
 )
 
 
+@lru_cache(maxsize=65536)
 def normalize_string(value: str) -> str:
     """Fold case and accents and collapse spaces, as string search compares."""
     decomposed = unicodedata.normalize("NFKD", value)

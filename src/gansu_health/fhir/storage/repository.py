@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import Connection, and_, func, select, text, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from gansu_health.core.clock import fhir_instant, now, to_micros
 from gansu_health.core.database import is_sqlite
 from gansu_health.core.errors import Gone, NotFound, PreconditionFailed
 from gansu_health.fhir.search.indexer import Indexer
+from gansu_health.fhir.storage import bulk
 from gansu_health.fhir.storage.tables import INDEX_TABLES, resource, resource_version
 
 METHOD_STATUS = {"create": "201", "update": "200", "delete": "204"}
@@ -52,6 +53,16 @@ class Stored:
     def json(self) -> dict[str, Any]:
         """Parse the stored JSON."""
         return orjson.loads(self.content) if self.content else {}
+
+
+@dataclass(slots=True)
+class WriteItem:
+    """One resource to store: a new resource (no id, or ``new``) or a version of an existing one."""
+
+    body: dict[str, Any]
+    fid: str | None = None
+    if_match: int | None = None
+    new: bool = False  # the id was just assigned by this server, so it cannot exist yet
 
 
 def new_id() -> str:
@@ -140,37 +151,74 @@ class ResourceStore:
     def write(self, conn: Connection, body: dict[str, Any], *, fid: str | None = None,
               if_match: int | None = None, method: str = "update") -> Stored:
         """Store a new version of ``body`` (create when the id is new); indexes it."""
-        rtype = body["resourceType"]
-        fid = fid or body.get("id") or new_id()
-        existing = self.current(conn, rtype, fid, lock=True)
-        if if_match is not None and (existing is None or existing[1] != if_match):
-            have = "none" if existing is None else str(existing[1])
-            raise PreconditionFailed(
-                f"If-Match expects version {if_match} of {rtype}/{fid} but the current is {have}",
-                expression="If-Match")
+        return self.write_many(conn, [WriteItem(body, fid, if_match)])[0]
+
+    def write_many(self, conn: Connection, items: Sequence[WriteItem]) -> list[Stored]:
+        """Store many resources at once; each item is a create or an update by id."""
+        keys = [(i.body["resourceType"], i.fid or i.body.get("id")) for i in items]
+        if len({k for k in keys if k[1]}) < sum(1 for k in keys if k[1]):
+            return [self.write_many(conn, [item])[0] for item in items]  # same id twice
+        existing = self._currents(conn, [(t, f) for i, (t, f) in zip(items, keys, strict=True)
+                                         if f and not i.new])
+        for item, (rtype, fid) in zip(items, keys, strict=True):
+            have = existing.get((rtype, fid)) if fid else None
+            if item.if_match is not None and (have is None or have[1] != item.if_match):
+                raise PreconditionFailed(
+                    f"If-Match expects version {item.if_match} of {rtype}/{fid} but the current "
+                    f"is {'none' if have is None else have[1]}", expression="If-Match")
+        fresh = [k for k in keys if not k[1] or k not in existing]
+        rids = iter(bulk.allocate_rids(conn, len(fresh)))
         stamp = to_micros(now())
-        version = existing[1] + 1 if existing else 1
-        body["id"] = fid
-        meta = body.get("meta") or {}
-        meta["versionId"] = str(version)
-        meta["lastUpdated"] = fhir_instant(stamp)
-        body["meta"] = meta
-        content = orjson.dumps(body)
-        if existing is None:
-            rid = int(conn.execute(insert(resource).values(
-                node=self.node, rtype=rtype, fid=fid, version=version, updated_us=stamp,
-                deleted=False).returning(resource.c.rid)).scalar_one())
-            method = "create"
-        else:
-            rid = existing[0]
-            conn.execute(update(resource).where(resource.c.rid == rid).values(
-                version=version, updated_us=stamp, deleted=False))
-            self._drop_index(conn, rid)
-            method = "update" if not existing[2] else "create"
-        stored = Stored(rid, rtype, fid, version, stamp, content, method)
-        self._append_version(conn, stored)
-        self._insert_index(conn, rid, rtype, body)
-        return stored
+        txid = _txid(conn)
+        out: list[Stored] = []
+        new_rows, updates, versions, reindexed = [], [], [], []
+        index_rows: dict[str, list[tuple[Any, ...]]] = {}
+        for item, (rtype, fid) in zip(items, keys, strict=True):
+            fid = fid or new_id()
+            have = existing.get((rtype, fid))
+            version = have[1] + 1 if have else 1
+            body = item.body
+            body["id"] = fid
+            meta = body.get("meta") or {}
+            meta["versionId"] = str(version)
+            meta["lastUpdated"] = fhir_instant(stamp)
+            body["meta"] = meta
+            content = orjson.dumps(body)
+            if have is None:
+                rid = next(rids)
+                new_rows.append((rid, self.node, rtype, fid, version, stamp, False))
+                method = "create"
+            else:
+                rid = have[0]
+                updates.append((version, stamp, False, rid))
+                reindexed.append(rid)
+                method = "create" if have[2] else "update"
+            versions.append((txid, self.node, rid, rtype, fid, version, stamp, method, content))
+            for ptype, rows in self.indexer.rows(body).items():
+                index_rows.setdefault(ptype, []).extend(
+                    (rid, self.node, rtype, *row) for row in rows)
+            out.append(Stored(rid, rtype, fid, version, stamp, content, method))
+        bulk.insert_rows(conn, "resource", bulk.RESOURCE_COLUMNS, new_rows)
+        bulk.update_current(conn, updates)
+        bulk.delete_index(conn, reindexed)
+        bulk.insert_rows(conn, "resource_version", bulk.VERSION_COLUMNS, versions)
+        for ptype, rows in index_rows.items():
+            bulk.insert_rows(conn, INDEX_TABLES[ptype].name, bulk.INDEX_COLUMNS[ptype], rows)
+        return out
+
+    def _currents(self, conn: Connection, keys: Sequence[tuple[str, str]]
+                  ) -> dict[tuple[str, str], tuple[int, int, bool]]:
+        found: dict[tuple[str, str], tuple[int, int, bool]] = {}
+        for i in range(0, len(keys), bulk.CHUNK):
+            chunk = list(keys[i:i + bulk.CHUNK])
+            query = select(resource.c.rid, resource.c.rtype, resource.c.fid, resource.c.version,
+                           resource.c.deleted).where(
+                tuple_(resource.c.rtype, resource.c.fid).in_(chunk))
+            if not is_sqlite(conn):
+                query = query.with_for_update()
+            for r in conn.execute(query):
+                found[(r.rtype, r.fid)] = (r.rid, r.version, r.deleted)
+        return found
 
     def delete(self, conn: Connection, rtype: str, fid: str) -> Stored | None:
         """Record a deletion; return it, or None when there was nothing live to delete."""
@@ -179,38 +227,24 @@ class ResourceStore:
             return None
         rid, version = existing[0], existing[1] + 1
         stamp = to_micros(now())
-        conn.execute(update(resource).where(resource.c.rid == rid).values(
-            version=version, updated_us=stamp, deleted=True))
-        self._drop_index(conn, rid)
-        stored = Stored(rid, rtype, fid, version, stamp, None, "delete")
-        self._append_version(conn, stored)
-        return stored
+        bulk.update_current(conn, [(version, stamp, True, rid)])
+        bulk.delete_index(conn, [rid])
+        bulk.insert_rows(conn, "resource_version", bulk.VERSION_COLUMNS, [
+            (_txid(conn), self.node, rid, rtype, fid, version, stamp, "delete", None)])
+        return Stored(rid, rtype, fid, version, stamp, None, "delete")
 
     def reindex(self, conn: Connection, rids: Sequence[int]) -> int:
         """Rebuild the index rows of the given resources; return how many were reindexed."""
         loaded = self.load_many(conn, rids)
+        bulk.delete_index(conn, list(loaded))
+        index_rows: dict[str, list[tuple[Any, ...]]] = {}
         for rid, stored in loaded.items():
-            self._drop_index(conn, rid)
-            self._insert_index(conn, rid, stored.rtype, stored.json())
+            for ptype, rows in self.indexer.rows(stored.json()).items():
+                index_rows.setdefault(ptype, []).extend(
+                    (rid, self.node, stored.rtype, *row) for row in rows)
+        for ptype, rows in index_rows.items():
+            bulk.insert_rows(conn, INDEX_TABLES[ptype].name, bulk.INDEX_COLUMNS[ptype], rows)
         return len(loaded)
-
-    def _append_version(self, conn: Connection, stored: Stored) -> None:
-        conn.execute(insert(resource_version).values(
-            txid=_txid(conn), node=self.node, rid=stored.rid, rtype=stored.rtype, fid=stored.fid,
-            version=stored.version, updated_us=stored.updated_us, method=stored.method,
-            content=stored.content))
-
-    def _drop_index(self, conn: Connection, rid: int) -> None:
-        for table in INDEX_TABLES.values():
-            conn.execute(delete(table).where(table.c.rid == rid))
-
-    def _insert_index(self, conn: Connection, rid: int, rtype: str, body: dict[str, Any]) -> None:
-        for ptype, rows in self.indexer.rows(body).items():
-            for row in rows:
-                row["rid"] = rid
-                row["node"] = self.node
-                row["rtype"] = rtype
-            conn.execute(insert(INDEX_TABLES[ptype]), rows)
 
     @staticmethod
     def _stored(row: Any) -> Stored:

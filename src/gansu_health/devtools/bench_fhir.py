@@ -46,6 +46,11 @@ from gansu_health.devtools.bench_fhir_servers import (
 )
 
 bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+
+
+@bench_app.callback()
+def _bench() -> None:
+    """Benchmarks of the platform against its peers."""
 WARMUP = 5
 PhaseAnswers = dict[str, dict[str, list[Answer | None]]]
 VERIFY = 10
@@ -152,7 +157,7 @@ def _bench_server(console: Console, server: ServerProcess, data: Dataset,
                 total.seconds += part.seconds
                 total.errors += part.errors
                 ids.update(part.patient_ids)
-            fig["ingest"][f"replicas_2_to_{scale - 1}"] = total.as_dict()
+            fig["ingest"]["replicas"] = {**total.as_dict(), "copies": f"2..{scale - 1}"}
     if scale > 1 and scaled:
         fig["db_bytes"][f"x{scale}"] = size()
         console.print(f"  {name}: query mix at ×{scale}")
@@ -167,7 +172,10 @@ def run(bundles: int | None = None, scale: int = 10, peer: bool = True, postgres
         peer_validation: str = "strict", peer_scale_budget: float = 240.0,
         console: Console | None = None) -> dict[str, Any]:
     """Run the FHIR benchmark and return (and write to ``out``) all figures."""
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=132)
     scale = max(1, scale)
     machine = machine_info()
     console.rule("[bold]gansu-health FHIR benchmark")

@@ -55,8 +55,6 @@ def _q(results: dict[str, Any], server: str, phase: str, kind: str, key: str) ->
 
 def _rate(results: dict[str, Any], server: str, phase: str) -> float | None:
     ing = results["servers"].get(server, {}).get("ingest", {})
-    if phase.startswith("replicas"):
-        phase = next((k for k in ing if k.startswith("replicas")), phase)
     value = ing.get(phase, {}).get("resources_per_s")
     return float(value) if value else None
 
@@ -127,7 +125,7 @@ def render(console: Console, results: dict[str, Any]) -> None:
     for s in present:
         ing.add_column(s, justify="right")
     for s in present[:-1] if "peer" in present else []:
-        ing.add_column(f"{s}/peer", justify="right")
+        ing.add_column(f"{s.removeprefix('ours-')}/peer", justify="right")
     for label, phase in (("×1, 1 client", "sequential"), ("replica 1, 2 clients", "concurrent_2"),
                          (f"replicas 2..{scale - 1} (×{scale} phase)", "replicas")):
         row = [label, *(_fmt(_rate(results, s, phase)) for s in present)]

@@ -93,6 +93,9 @@ class BundleProcessor:
         creates = [i for i in order
                    if entries[i]["request"]["method"] == "POST" and "_existing" not in entries[i]]
         self._create_many(conn, entries, creates, results)
+        puts = [i for i in order if _plain_put(entries[i])]
+        if len({_put_key(entries[i]) for i in puts}) == len(puts):
+            self._put_many(conn, entries, puts, results)
         for i in order:
             if results[i] is not None:
                 continue
@@ -111,6 +114,22 @@ class BundleProcessor:
             items.append(WriteItem(entries[i]["resource"], entries[i]["_id"], new=True))
         for i, stored in zip(indexes, self.service.store.write_many(conn, items), strict=True):
             results[i] = _response("201 Created", stored)
+
+    def _put_many(self, conn: Connection, entries: list[Entry], indexes: list[int],
+                  results: list[Entry | None]) -> None:
+        """Store every plain update-by-id of a transaction in one bulk write."""
+        items = []
+        for i in indexes:
+            rtype, fid = _put_key(entries[i])
+            resource = entries[i]["resource"]
+            if resource.get("id") != fid:
+                raise _at_entry(BadRequest(
+                    f"The resource id '{resource.get('id')}' does not match the URL id '{fid}'",
+                    expression=f"{rtype}.id"), i)
+            items.append(WriteItem(resource, fid))
+        for i, stored in zip(indexes, self.service.store.write_many(conn, items), strict=True):
+            status = "201 Created" if stored.method == "create" else "200 OK"
+            results[i] = _response(status, stored)
 
     def batch(self, conn: Connection, entries: list[Entry]) -> list[Entry]:
         """Run each entry on its own; failures become error responses."""
@@ -214,6 +233,16 @@ class BundleProcessor:
         else:
             raise BadRequest(f"DELETE url '{url}' must be Type/id or Type?criteria")
         return _response("204 No Content", None)
+
+
+def _plain_put(entry: Entry) -> bool:
+    req = entry["request"]
+    return bool(req["method"] == "PUT" and not req.get("ifMatch") and "?" not in req["url"]
+                and len(_put_key(entry)) == 2)
+
+
+def _put_key(entry: Entry) -> tuple[str, ...]:
+    return tuple(s for s in urlsplit(entry["request"]["url"]).path.split("/") if s)
 
 
 def _patch_body(resource: Any) -> Any:

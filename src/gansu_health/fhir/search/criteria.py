@@ -71,6 +71,13 @@ class CriteriaBuilder:
             return not_(res.c.rid.in_(sub))
         return res.c.rid.in_(sub)
 
+    @staticmethod
+    def drives(crit: Criterion) -> bool:
+        """Tell whether the condition is a positive row-id subquery on the searched type."""
+        return bool(crit.has is None and crit.param is not None
+                    and crit.param.code not in ("_id", "_lastUpdated")
+                    and crit.modifier not in ("not", "missing"))
+
     def _id(self, crit: Criterion, res: FromClause) -> Cond:
         ids = [unescape(v) for v in crit.values]
         cond = res.c.fid.in_(ids) if len(ids) > 1 else res.c.fid == ids[0]

@@ -58,8 +58,12 @@ class SearchEngine:
 
     def where(self, req: SearchRequest, res: Any) -> list[ColumnElement[bool]]:
         """Return the match conditions of ``req`` against the resource alias ``res``."""
-        conds: list[ColumnElement[bool]] = [res.c.rtype == req.rtype, res.c.deleted.is_(False)]
-        conds += [self.builder.condition(req.rtype, c, res) for c in req.criteria]
+        conds = [self.builder.condition(req.rtype, c, res) for c in req.criteria]
+        conds.append(res.c.deleted.is_(False))
+        if not any(self.builder.drives(c) for c in req.criteria):
+            # without an index subquery to start from, scan the type; with one, naming the type
+            # would tempt SQLite into that scan instead of following the matching row ids
+            conds.append(res.c.rtype == req.rtype)
         return conds
 
     def count(self, conn: Connection, req: SearchRequest) -> int:
@@ -92,7 +96,7 @@ class SearchEngine:
                 textual = param.type in _HIGH
                 fill = ("" if textual else -1e308) if desc else ("\uffff" if textual else 1e308)
             agg = func.max if desc else func.min
-            sub = select(agg(col)).where(table.c.rid == res.c.rid, table.c.rtype == req.rtype,
+            sub = select(agg(col)).where(table.c.rid == res.c.rid,
                                          table.c.param == code).scalar_subquery()
             keys.append((func.coalesce(sub, literal(fill)), desc))
         keys.append((res.c.rid, False))

@@ -76,7 +76,7 @@ def _index_table(name: str, *columns: Column[object], keys: tuple[str, ...]) -> 
         Column("grp", SmallInteger, nullable=False, default=0),
         *columns,
     )
-    Index(f"ix_{name}_rid", table.c.rid)
+    Index(f"ix_{name}_rid", table.c.rid, table.c.param)
     Index(f"ix_{name}_lookup", table.c.rtype, table.c.param, *(table.c[k] for k in keys))
     return table
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 17:29:35.012880
+Create Date: 2026-11-25 17:42:14.624009
 """
 from alembic import op
 import sqlalchemy as sa
@@ -27,7 +27,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('idx_date', schema=None) as batch_op:
         batch_op.create_index('ix_idx_date_lookup', ['rtype', 'param', 'lo', 'hi'], unique=False)
-        batch_op.create_index('ix_idx_date_rid', ['rid'], unique=False)
+        batch_op.create_index('ix_idx_date_rid', ['rid', 'param'], unique=False)
 
     op.create_table('idx_number',
     sa.Column('rid', sa.BigInteger(), nullable=False),
@@ -39,7 +39,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('idx_number', schema=None) as batch_op:
         batch_op.create_index('ix_idx_number_lookup', ['rtype', 'param', 'value'], unique=False)
-        batch_op.create_index('ix_idx_number_rid', ['rid'], unique=False)
+        batch_op.create_index('ix_idx_number_rid', ['rid', 'param'], unique=False)
 
     op.create_table('idx_quantity',
     sa.Column('rid', sa.BigInteger(), nullable=False),
@@ -53,7 +53,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('idx_quantity', schema=None) as batch_op:
         batch_op.create_index('ix_idx_quantity_lookup', ['rtype', 'param', 'code', 'value'], unique=False)
-        batch_op.create_index('ix_idx_quantity_rid', ['rid'], unique=False)
+        batch_op.create_index('ix_idx_quantity_rid', ['rid', 'param'], unique=False)
 
     op.create_table('idx_ref',
     sa.Column('rid', sa.BigInteger(), nullable=False),
@@ -67,7 +67,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('idx_ref', schema=None) as batch_op:
         batch_op.create_index('ix_idx_ref_lookup', ['rtype', 'param', 'target_id', 'target_type'], unique=False)
-        batch_op.create_index('ix_idx_ref_rid', ['rid'], unique=False)
+        batch_op.create_index('ix_idx_ref_rid', ['rid', 'param'], unique=False)
         batch_op.create_index('ix_idx_ref_target', ['target_id', 'target_type', 'param'], unique=False)
 
     op.create_table('idx_string',
@@ -81,7 +81,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('idx_string', schema=None) as batch_op:
         batch_op.create_index('ix_idx_string_lookup', ['rtype', 'param', 'value'], unique=False)
-        batch_op.create_index('ix_idx_string_rid', ['rid'], unique=False)
+        batch_op.create_index('ix_idx_string_rid', ['rid', 'param'], unique=False)
 
     op.create_table('idx_token',
     sa.Column('rid', sa.BigInteger(), nullable=False),
@@ -95,7 +95,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('idx_token', schema=None) as batch_op:
         batch_op.create_index('ix_idx_token_lookup', ['rtype', 'param', 'code', 'system'], unique=False)
-        batch_op.create_index('ix_idx_token_rid', ['rid'], unique=False)
+        batch_op.create_index('ix_idx_token_rid', ['rid', 'param'], unique=False)
 
     op.create_table('idx_uri',
     sa.Column('rid', sa.BigInteger(), nullable=False),
@@ -107,7 +107,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('idx_uri', schema=None) as batch_op:
         batch_op.create_index('ix_idx_uri_lookup', ['rtype', 'param', 'uri'], unique=False)
-        batch_op.create_index('ix_idx_uri_rid', ['rid'], unique=False)
+        batch_op.create_index('ix_idx_uri_rid', ['rid', 'param'], unique=False)
 
     op.create_table('resource',
     sa.Column('rid', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),

@@ -6,6 +6,7 @@ import orjson
 from sqlalchemy import Engine
 
 from gansu_health.core.settings import Settings
+from gansu_health.domains import setups
 from gansu_health.fhir.capability import capability_statement
 from gansu_health.fhir.operations import OperationRegistry
 from gansu_health.fhir.rest.builtin_ops import register_builtin
@@ -33,6 +34,8 @@ def build_fhir_api(settings: Settings, engine: Engine,
     register_builtin(registry)
     service = build_service(settings)
     api = FhirApi(settings, engine, service, registry)
+    for setup in setups():
+        setup(api)
     api.capability = orjson.dumps(
         capability_statement(settings.base_url, registry, service.store.indexer))
     return api

@@ -4,7 +4,9 @@ from alembic import context
 from sqlalchemy import Connection
 
 from gansu_health.core.database import build_engine, metadata
-from gansu_health.fhir.storage import tables  # noqa: F401 - registers the tables
+from gansu_health.domains import import_models
+
+import_models()
 
 config = context.config
 

@@ -19,6 +19,7 @@ from gansu_health.core.errors import (
     NotFound,
     PlatformError,
 )
+from gansu_health.core.events import EventBus
 from gansu_health.core.settings import Settings
 from gansu_health.fhir.bundles import BundleProcessor
 from gansu_health.fhir.operations import OperationCall, OperationRegistry
@@ -67,6 +68,7 @@ class FhirApi:
         self.registry = registry
         self.bundles = BundleProcessor(service, self._bundle_get)
         self.capability: bytes = b"{}"
+        self.events = EventBus()
 
     def handle(self, req: FhirRequest) -> FhirResponse:
         """Serve one request, mapping every platform error to an OperationOutcome."""

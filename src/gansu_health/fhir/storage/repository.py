@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from gansu_health.core.clock import fhir_instant, now, to_micros
 from gansu_health.core.database import is_sqlite
 from gansu_health.core.errors import Gone, NotFound, PreconditionFailed
+from gansu_health.core.events import transaction_id
 from gansu_health.fhir.search.indexer import Indexer
 from gansu_health.fhir.storage import bulk
 from gansu_health.fhir.storage.tables import INDEX_TABLES, resource, resource_version
@@ -70,22 +71,44 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def _txid(conn: Connection) -> int:
-    if is_sqlite(conn):
-        return 0
-    cached = conn.info.get("txid")
-    if cached is None:
-        cached = conn.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one()
-        conn.info["txid"] = cached
-    return int(cached)
+_txid = transaction_id
+
+
+BeforeWrite = Callable[[Connection, dict[str, Any], bool], None]
+AfterWrite = Callable[[Connection, list[Stored]], None]
 
 
 class ResourceStore:
-    """Reads and writes FHIR resources; callers own the transaction."""
+    """Reads and writes FHIR resources; callers own the transaction.
+
+    Domains plug in per resource type: ``before_write`` hooks may amend a body before it is
+    stored (told whether it is new), ``after_write`` hooks see what was stored (deletions too),
+    in the same transaction.
+    """
 
     def __init__(self, indexer: Indexer, node: str) -> None:
         self.indexer = indexer
         self.node = node
+        self.before_write: dict[str, list[BeforeWrite]] = {}
+        self.after_write: dict[str, list[AfterWrite]] = {}
+
+    def on_before_write(self, rtype: str, hook: BeforeWrite) -> None:
+        """Call ``hook(conn, body, is_new)`` before each ``rtype`` body is stored."""
+        self.before_write.setdefault(rtype, []).append(hook)
+
+    def on_after_write(self, rtype: str, hook: AfterWrite) -> None:
+        """Call ``hook(conn, stored)`` after ``rtype`` versions (or deletions) are stored."""
+        self.after_write.setdefault(rtype, []).append(hook)
+
+    def _after(self, conn: Connection, stored: list[Stored]) -> None:
+        if not self.after_write:
+            return
+        by_type: dict[str, list[Stored]] = {}
+        for s in stored:
+            by_type.setdefault(s.rtype, []).append(s)
+        for rtype, group in by_type.items():
+            for hook in self.after_write.get(rtype, ()):
+                hook(conn, group)
 
     def current(self, conn: Connection, rtype: str, fid: str, *, lock: bool = False
                 ) -> tuple[int, int, bool] | None:
@@ -178,6 +201,8 @@ class ResourceStore:
             have = existing.get((rtype, fid))
             version = have[1] + 1 if have else 1
             body = item.body
+            for before in self.before_write.get(rtype, ()):
+                before(conn, body, have is None or have[2])
             body["id"] = fid
             meta = body.get("meta") or {}
             meta["versionId"] = str(version)
@@ -204,6 +229,7 @@ class ResourceStore:
         bulk.insert_rows(conn, "resource_version", bulk.VERSION_COLUMNS, versions)
         for ptype, rows in index_rows.items():
             bulk.insert_rows(conn, INDEX_TABLES[ptype].name, bulk.INDEX_COLUMNS[ptype], rows)
+        self._after(conn, out)
         return out
 
     def _currents(self, conn: Connection, keys: Sequence[tuple[str, str]]
@@ -231,7 +257,9 @@ class ResourceStore:
         bulk.delete_index(conn, [rid])
         bulk.insert_rows(conn, "resource_version", bulk.VERSION_COLUMNS, [
             (_txid(conn), self.node, rid, rtype, fid, version, stamp, "delete", None)])
-        return Stored(rid, rtype, fid, version, stamp, None, "delete")
+        stored = Stored(rid, rtype, fid, version, stamp, None, "delete")
+        self._after(conn, [stored])
+        return stored
 
     def reindex(self, conn: Connection, rids: Sequence[int]) -> int:
         """Rebuild the index rows of the given resources; return how many were reindexed."""

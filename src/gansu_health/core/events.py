@@ -1,0 +1,126 @@
+"""The transactional outbox: domain events are written in the same transaction as the change.
+
+Subscribers read the outbox in commit order with their own durable offset, so an event is never
+lost and never seen before its transaction commits (on PostgreSQL rows of still-running
+transactions are held back using the snapshot's ``xmin``, as in the FHIR change feed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
+
+from gansu_health.core.clock import now, to_micros
+from gansu_health.core.database import is_sqlite, metadata, write_transaction
+
+BIGID = BigInteger().with_variant(Integer(), "sqlite")
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BIGID, primary_key=True, autoincrement=True),
+    Column("txid", BigInteger, nullable=False, default=0),
+    Column("node", String(16), nullable=False),
+    Column("topic", String(128), nullable=False, index=True),
+    Column("payload", LargeBinary, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+outbox_offset = Table(
+    "outbox_offset",
+    metadata,
+    Column("subscriber", String(128), primary_key=True),
+    Column("node", String(16), nullable=False),
+    Column("txid", BigInteger, nullable=False, default=0),
+    Column("last_id", BigInteger, nullable=False, default=0),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One delivered event."""
+
+    id: int
+    topic: str
+    payload: dict[str, Any]
+    created_us: int
+
+
+Handler = Callable[[Connection, Event], None]
+
+
+def transaction_id(conn: Connection) -> int:
+    """Return the current write transaction's id (0 on SQLite, where writers are serial)."""
+    if is_sqlite(conn):
+        return 0
+    cached = conn.info.get("txid")
+    if cached is None:
+        cached = conn.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one()
+        conn.info["txid"] = cached
+    return int(cached)
+
+
+def emit(conn: Connection, topic: str, payload: dict[str, Any], node: str) -> None:
+    """Record an event inside the caller's transaction."""
+    conn.execute(insert(outbox).values(txid=transaction_id(conn), node=node, topic=topic,
+                                       payload=orjson.dumps(payload),
+                                       created_us=to_micros(now())))
+
+
+class EventBus:
+    """Named subscribers with topic prefixes; ``deliver`` hands them pending events in order."""
+
+    def __init__(self) -> None:
+        self._subs: dict[str, tuple[str, Handler]] = {}
+
+    def subscribe(self, name: str, topic_prefix: str, handler: Handler) -> None:
+        """Register a durable subscriber called for topics starting with ``topic_prefix``."""
+        self._subs[name] = (topic_prefix, handler)
+
+    def deliver(self, engine: Engine, node: str, batch: int = 100) -> int:
+        """Deliver pending events to every subscriber; return how many handler calls ran."""
+        calls = 0
+        for name, (prefix, handler) in self._subs.items():
+            with write_transaction(engine) as conn:
+                offset = conn.execute(select(outbox_offset.c.txid, outbox_offset.c.last_id)
+                                      .where(outbox_offset.c.subscriber == name)).first()
+                if offset is None:
+                    conn.execute(insert(outbox_offset).values(subscriber=name, node=node,
+                                                              txid=0, last_id=0))
+                    position = (0, 0)
+                else:
+                    position = (offset.txid, offset.last_id)
+                query = select(outbox).where(tuple_(outbox.c.txid, outbox.c.id) > position)
+                if not is_sqlite(conn):
+                    query = query.where(outbox.c.txid < text(
+                        "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"))
+                rows = list(conn.execute(query.order_by(outbox.c.txid, outbox.c.id)
+                                         .limit(batch)))
+                for row in rows:
+                    if row.topic.startswith(prefix):
+                        handler(conn, Event(row.id, row.topic, orjson.loads(row.payload),
+                                            row.created_us))
+                        calls += 1
+                if rows:
+                    conn.execute(update(outbox_offset).where(
+                        outbox_offset.c.subscriber == name).values(
+                        txid=rows[-1].txid, last_id=rows[-1].id))
+        return calls

@@ -1,0 +1,33 @@
+"""The domains plugged into the platform, in dependency order (each below the next)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gansu_health.fhir.rest.dispatch import FhirApi
+
+# each module has ``setup(api)``: it registers operations, write hooks and event subscribers
+DOMAIN_MODULES = ("gansu_health.registry.setup", "gansu_health.mpi.setup")
+# modules whose tables Alembic must see
+MODEL_MODULES = ("gansu_health.fhir.storage.tables", "gansu_health.core.events",
+                 "gansu_health.mpi.models")
+
+
+def import_models() -> None:
+    """Import every module that declares tables, so that the metadata is complete."""
+    for name in MODEL_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+
+
+def setups() -> list[Callable[[FhirApi], None]]:
+    """Return the setup function of every domain that is present."""
+    found = []
+    for name in DOMAIN_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            found.append(importlib.import_module(name).setup)
+    return found

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -14,6 +19,7 @@ from gansu_health.core.settings import Settings, get_settings
 from gansu_health.fhir.rest.dispatch import FHIR_JSON, FhirApi, FhirRequest
 from gansu_health.fhir.setup import build_fhir_api
 
+log = logging.getLogger(__name__)
 FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
@@ -36,13 +42,33 @@ def _fhir_endpoint(api: FhirApi, max_body: int):  # type: ignore[no-untyped-def]
     return endpoint
 
 
+def _deliver_events(api: FhirApi, stop: threading.Event, interval: float) -> None:
+    """Hand outbox events to subscribers until ``stop`` is set."""
+    while not stop.wait(interval):
+        try:
+            api.events.deliver(api.engine, api.settings.node_id)
+        except Exception:
+            log.exception("event delivery failed; retrying")
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the application for the configured node and database."""
     settings = settings or get_settings()
     engine = engine or build_engine(settings.database_url, settings)
-    app = FastAPI(title="gansu-health", version=__version__,
-                  description="Gansu provincial Internet + Healthcare platform")
     api = build_fhir_api(settings, engine)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        worker = threading.Thread(target=_deliver_events, args=(api, stop, 0.5), daemon=True,
+                                  name="outbox")
+        worker.start()
+        yield
+        stop.set()
+        worker.join(timeout=5)
+
+    app = FastAPI(title="gansu-health", version=__version__, lifespan=lifespan,
+                  description="Gansu provincial Internet + Healthcare platform")
     app.state.settings = settings
     app.state.engine = engine
     app.state.fhir = api

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 from gansu_health.core.settings import get_settings
+from gansu_health.devtools.bench_fhir import bench_app
 
 if TYPE_CHECKING:
     from gansu_health.fhir.loader import LoadStats
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 fhir_app = typer.Typer(help="FHIR repository maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(fhir_app, name="fhir")
+app.add_typer(bench_app, name="bench")
 console = Console()
 
 

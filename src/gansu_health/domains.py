@@ -17,17 +17,20 @@ MODEL_MODULES = ("gansu_health.fhir.storage.tables", "gansu_health.core.events",
                  "gansu_health.mpi.models")
 
 
+def _present(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def import_models() -> None:
     """Import every module that declares tables, so that the metadata is complete."""
     for name in MODEL_MODULES:
-        if importlib.util.find_spec(name) is not None:
+        if _present(name):
             importlib.import_module(name)
 
 
 def setups() -> list[Callable[[FhirApi], None]]:
     """Return the setup function of every domain that is present."""
-    found = []
-    for name in DOMAIN_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            found.append(importlib.import_module(name).setup)
-    return found
+    return [importlib.import_module(name).setup for name in DOMAIN_MODULES if _present(name)]

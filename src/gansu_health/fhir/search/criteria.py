@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, and_, false, not_, or_, select, tuple_
+from sqlalchemy import Connection, Table, and_, false, func, not_, or_, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
@@ -62,14 +62,36 @@ class CriteriaBuilder:
             return self._missing(rtype, param, crit, res)
         if param.type == "composite":
             return res.c.rid.in_(self._composite(rtype, param, crit))
-        table = INDEX_TABLES["token" if crit.modifier == "identifier" else param.type]
-        code = param.code + (":identifier" if crit.modifier == "identifier" else "")
-        values = [self._value_cond(param, crit.modifier, v, table) for v in crit.values]
-        sub = select(table.c.rid).where(table.c.rtype == rtype, table.c.param == code,
-                                        or_(*values))
+        table, conds = self._index_conditions(rtype, crit)
+        sub = select(table.c.rid).where(*conds)
         if crit.modifier == "not":
             return not_(res.c.rid.in_(sub))
         return res.c.rid.in_(sub)
+
+    def simple(self, crit: Criterion) -> bool:
+        """Tell whether the criterion is one positive lookup in one index table."""
+        return bool(self.drives(crit) and not crit.chains and crit.param is not None
+                    and crit.param.type != "composite")
+
+    def _index_conditions(self, rtype: str, crit: Criterion) -> tuple[Table, list[Cond]]:
+        param = crit.param
+        assert param is not None
+        table = INDEX_TABLES["token" if crit.modifier == "identifier" else param.type]
+        code = param.code + (":identifier" if crit.modifier == "identifier" else "")
+        values = [self._value_cond(param, crit.modifier, v, table) for v in crit.values]
+        return table, [table.c.rtype == rtype, table.c.param == code, or_(*values)]
+
+    def probe(self, rtype: str, crit: Criterion, res: FromClause) -> Cond:
+        """Return a correlated EXISTS for a simple criterion (cheap per candidate row)."""
+        table, conds = self._index_conditions(rtype, crit)
+        # the row id fixes the type; leaving rtype out steers the planner to the (rid, param) index
+        return select(table.c.rid).where(table.c.rid == res.c.rid, *conds[1:]).exists()
+
+    def estimate(self, conn: Connection, rtype: str, crit: Criterion, cap: int) -> int:
+        """Count a simple criterion's index hits, stopping at ``cap``."""
+        table, conds = self._index_conditions(rtype, crit)
+        hits = select(table.c.rid).where(*conds).limit(cap).subquery()
+        return int(conn.execute(select(func.count()).select_from(hits)).scalar_one())
 
     @staticmethod
     def drives(crit: Criterion) -> bool:

@@ -17,6 +17,7 @@ from gansu_health.fhir.search.params import Include, SearchRequest
 from gansu_health.fhir.storage.repository import ResourceStore, Stored
 from gansu_health.fhir.storage.tables import INDEX_TABLES, resource, resource_version
 
+ESTIMATE_CAP = 5000
 _HIGH = {"string", "token", "uri", "reference"}
 _SORT_COLUMN = {"string": "value", "token": "code", "uri": "uri", "reference": "target_id",
                 "number": "value", "quantity": "value"}
@@ -56,11 +57,30 @@ class SearchEngine:
         self.builder = builder
         self.max_include = max_include
 
-    def where(self, req: SearchRequest, res: Any) -> list[ColumnElement[bool]]:
-        """Return the match conditions of ``req`` against the resource alias ``res``."""
-        conds = [self.builder.condition(req.rtype, c, res) for c in req.criteria]
+    def where(self, req: SearchRequest, res: Any, conn: Connection | None = None
+              ) -> list[ColumnElement[bool]]:
+        """Return the match conditions of ``req`` against the resource alias ``res``.
+
+        With several simple lookups, the one with the fewest index hits drives the query as a
+        row-id list and the others become correlated probes, instead of materialising every
+        list (the cost of ``status=final&category=vital-signs`` on big tables).
+        """
+        simple = [c for c in req.criteria if self.builder.simple(c)]
+        probes: set[int] = set()
+        scan = False
+        if conn is not None and len(simple) > 1:
+            sizes = {id(c): self.builder.estimate(conn, req.rtype, c, ESTIMATE_CAP)
+                     for c in simple}
+            driver = min(simple, key=lambda c: sizes[id(c)])
+            # when even the best list is long, walking the type in row order with probes
+            # stops as soon as a page is full
+            scan = sizes[id(driver)] >= ESTIMATE_CAP
+            probes = {id(c) for c in simple if scan or (
+                c is not driver and sizes[id(c)] > sizes[id(driver)])}
+        conds = [self.builder.probe(req.rtype, c, res) if id(c) in probes
+                 else self.builder.condition(req.rtype, c, res) for c in req.criteria]
         conds.append(res.c.deleted.is_(False))
-        if not any(self.builder.drives(c) for c in req.criteria):
+        if scan or not any(self.builder.drives(c) and id(c) not in probes for c in req.criteria):
             # without an index subquery to start from, scan the type; with one, naming the type
             # would tempt SQLite into that scan instead of following the matching row ids
             conds.append(res.c.rtype == req.rtype)
@@ -117,7 +137,7 @@ class SearchEngine:
         """Return one page of matches with includes."""
         res = resource.alias("res")
         keys = self._sort_keys(req, res)
-        conds = self.where(req, res)
+        conds = self.where(req, res, conn)
         if req.cursor:
             conds.append(self._after(keys, decode_cursor(req.cursor)))
         rv = resource_version

@@ -42,6 +42,7 @@ resource = Table(
     Column("updated_us", BigInteger, nullable=False),
     Column("deleted", Boolean, nullable=False, default=False),
     Index("uq_resource_type_id", "rtype", "fid", unique=True),
+    Index("ix_resource_type_rid", "rtype", "rid"),
     Index("ix_resource_node", "node"),
 )
 

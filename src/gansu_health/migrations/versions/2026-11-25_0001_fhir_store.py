@@ -122,6 +122,7 @@ def upgrade() -> None:
     with op.batch_alter_table('resource', schema=None) as batch_op:
         batch_op.create_index('ix_resource_node', ['node'], unique=False)
         batch_op.create_index('uq_resource_type_id', ['rtype', 'fid'], unique=True)
+        batch_op.create_index('ix_resource_type_rid', ['rtype', 'rid'], unique=False)
 
     op.create_table('resource_version',
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -155,6 +156,7 @@ def downgrade() -> None:
 
     op.drop_table('resource_version')
     with op.batch_alter_table('resource', schema=None) as batch_op:
+        batch_op.drop_index('ix_resource_type_rid')
         batch_op.drop_index('uq_resource_type_id')
         batch_op.drop_index('ix_resource_node')
 

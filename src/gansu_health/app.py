@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from gansu_health import __version__
 from gansu_health.core.database import build_engine
+from gansu_health.core.errors import PayloadTooLarge
 from gansu_health.core.settings import Settings, get_settings
 from gansu_health.fhir.rest.dispatch import FHIR_JSON, FhirApi, FhirRequest
 from gansu_health.fhir.setup import build_fhir_api
@@ -23,12 +24,10 @@ log = logging.getLogger(__name__)
 FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
-def _fhir_endpoint(api: FhirApi, max_body: int):  # type: ignore[no-untyped-def]
+def _fhir_endpoint(api: FhirApi, max_body: int) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > max_body:
-            from gansu_health.core.errors import PayloadTooLarge
-
             err = PayloadTooLarge(f"The body has {length} bytes; at most {max_body} are accepted")
             return Response(err.outcome_bytes(), 413, media_type=FHIR_JSON)
         body = await request.body()

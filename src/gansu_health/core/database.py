@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event, text
+from sqlalchemy import BigInteger, Connection, Engine, Integer, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from gansu_health.core.settings import Settings, get_settings
@@ -22,6 +22,8 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 metadata = MetaData(naming_convention=NAMING)
+# a 64-bit key that is SQLite's rowid alias (INTEGER PRIMARY KEY) on SQLite
+BIGID = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def is_sqlite(conn: Connection | Engine) -> bool:

@@ -17,7 +17,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
-    Integer,
     LargeBinary,
     String,
     Table,
@@ -29,9 +28,7 @@ from sqlalchemy import (
 )
 
 from gansu_health.core.clock import now, to_micros
-from gansu_health.core.database import is_sqlite, metadata, write_transaction
-
-BIGID = BigInteger().with_variant(Integer(), "sqlite")
+from gansu_health.core.database import BIGID, is_sqlite, metadata, write_transaction
 
 outbox = Table(
     "outbox",

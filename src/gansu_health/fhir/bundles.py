@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -247,8 +248,6 @@ def _put_key(entry: Entry) -> tuple[str, ...]:
 
 def _patch_body(resource: Any) -> Any:
     """Read JSON Patch operations carried in a Binary (base64) inside a Bundle entry."""
-    import base64
-
     if isinstance(resource, dict) and resource.get("resourceType") == "Binary":
         return orjson.loads(base64.b64decode(resource.get("data", "")))
     raise BadRequest("A PATCH entry carries its JSON Patch in a Binary resource")

@@ -25,6 +25,7 @@ from gansu_health.fhir.bundles import BundleProcessor
 from gansu_health.fhir.operations import OperationCall, OperationRegistry
 from gansu_health.fhir.rest import views
 from gansu_health.fhir.search.engine import decode_cursor, encode_cursor
+from gansu_health.fhir.search.values import date_range
 from gansu_health.fhir.service import FhirService, check_id, check_type
 from gansu_health.fhir.storage.repository import Stored
 
@@ -246,8 +247,6 @@ class FhirApi:
         since = values.get("_since")
         since_us = None
         if since:
-            from gansu_health.fhir.search.values import date_range
-
             rng = date_range(since, self.settings.timezone)
             if rng is None:
                 raise BadRequest(f"_since '{since}' is not an instant", expression="_since")

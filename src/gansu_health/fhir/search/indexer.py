@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gansu_health.fhir import fhirpath
 from gansu_health.fhir.definitions import (
     FhirModel,
     SearchParamDef,
@@ -38,8 +39,6 @@ class CompiledParam:
 
 
 def _fhirpath_extractor(expr: str) -> Callable[[dict[str, Any]], list[Node]]:
-    from gansu_health.fhir import fhirpath
-
     compiled = fhirpath.compile_path(expr)
 
     def extract(resource: dict[str, Any]) -> list[Node]:

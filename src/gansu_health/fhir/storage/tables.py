@@ -21,9 +21,7 @@ from sqlalchemy import (
     Table,
 )
 
-from gansu_health.core.database import metadata
-
-BIGID = BigInteger().with_variant(Integer(), "sqlite")
+from gansu_health.core.database import BIGID, metadata
 
 
 def _text(length: int) -> String:

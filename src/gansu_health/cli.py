@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from gansu_health.core.settings import get_settings
 from gansu_health.devtools.bench_fhir import bench_app
+from gansu_health.registry.terminology.cli import terminology_app
 
 if TYPE_CHECKING:
     from gansu_health.fhir.loader import LoadStats
@@ -24,6 +26,7 @@ fhir_app = typer.Typer(help="FHIR repository maintenance.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(fhir_app, name="fhir")
 app.add_typer(bench_app, name="bench")
+app.add_typer(terminology_app, name="terminology")
 console = Console()
 
 
@@ -110,12 +113,12 @@ def seed(demo: Annotated[bool, typer.Option("--demo", help="Generate the demo pr
         raise typer.Exit(2)
     from gansu_health.demo import generate_demo
     from gansu_health.fhir.loader import LoadStats, post_bundle
+    from gansu_health.registry import load_terminology
 
     api = _api()
     stats = LoadStats()
-    import time
-
     start = time.perf_counter()
+    console.print(f"terminology: {load_terminology(api)} code systems and value sets written")
     bundles = generate_demo(seed=seed_value, patients=patients)
     with Progress(console=console) as bar:
         task = bar.add_task("seeding the demo province", total=len(bundles))

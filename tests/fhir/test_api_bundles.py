@@ -15,7 +15,7 @@ from tests.conftest import LiveServer
 
 def _patient(ident: str, family: str = "李") -> dict[str, Any]:
     return {"resourceType": "Patient", "name": [{"family": family, "given": ["娜"]}],
-            "identifier": [{"system": "urn:oid:2.16.156.10011.1.3", "value": ident}]}
+            "identifier": [{"system": "urn:oid:1.2.156.620102.1.1", "value": ident}]}
 
 
 def _count(client: TestClient, query: str) -> int:
@@ -110,7 +110,7 @@ def test_bundle_patch_and_conditional_create_in_transaction(client: TestClient) 
         {"fullUrl": "urn:uuid:c0ffee00-0000-4000-8000-000000000001",
          "resource": _patient(ident),
          "request": {"method": "POST", "url": "Patient",
-                     "ifNoneExist": f"identifier=urn:oid:2.16.156.10011.1.3|{ident}"}},
+                     "ifNoneExist": f"identifier=urn:oid:1.2.156.620102.1.1|{ident}"}},
     ]}
     out = client.post("/fhir", json=bundle).json()
     assert out["entry"][0]["response"]["status"] == "200 OK"
@@ -133,7 +133,7 @@ def test_bundle_envelope_errors(client: TestClient, settings: Any) -> None:
 
 def test_conditional_create_update_delete(client: TestClient) -> None:
     ident = uuid.uuid4().hex
-    crit = f"identifier=urn:oid:2.16.156.10011.1.3|{ident}"
+    crit = f"identifier=urn:oid:1.2.156.620102.1.1|{ident}"
     first = client.post("/fhir/Patient", json=_patient(ident), headers={"If-None-Exist": crit})
     assert first.status_code == 201
     second = client.post("/fhir/Patient", json=_patient(ident), headers={"If-None-Exist": crit})
@@ -152,7 +152,7 @@ def test_conditional_create_update_delete(client: TestClient) -> None:
 
 def test_concurrent_conditional_creates_leave_one(live_server: LiveServer) -> None:
     ident = uuid.uuid4().hex
-    crit = f"identifier=urn:oid:2.16.156.10011.1.3|{ident}"
+    crit = f"identifier=urn:oid:1.2.156.620102.1.1|{ident}"
     barrier = threading.Barrier(8)
     statuses: list[int] = []
 

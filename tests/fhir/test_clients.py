@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any, Protocol
 
 import httpx
@@ -16,7 +17,9 @@ from fhirclient.models.patient import Patient as FcPatient
 from fhirpy import SyncFHIRClient
 from fhirpy.base.exceptions import ResourceNotFound
 
-RESIDENT_ID = "urn:oid:2.16.156.10011.1.3"  # 居民身份证号
+from gansu_health.mpi.resident_id import RESIDENT_ID_SYSTEM, make_resident_id
+
+RESIDENT_ID = RESIDENT_ID_SYSTEM  # 居民身份证号
 LOINC = "http://loinc.org"
 
 
@@ -26,10 +29,10 @@ class LiveServer(Protocol):
     base: str
 
 
-def _resident_id(seed: str) -> str:
-    """A unique 18-character resident-id-like value (Lanzhou prefix) per test run."""
-    digits = str(uuid.UUID(seed).int)[:9]
-    return f"620102{digits}01X"
+def _resident_id(birth: str, gender: str) -> str:
+    """A valid resident ID (Lanzhou, Chengguan district) for this birth date and sex."""
+    sequence = uuid.uuid4().int % 500 * 2 + (gender == "male")
+    return make_resident_id("620102", date.fromisoformat(birth), sequence, gender)
 
 
 def _patient(family: str, given: str, gender: str, birth: str, rid: str) -> dict[str, Any]:
@@ -87,7 +90,7 @@ def _transaction(live: LiveServer, resources: list[dict[str, Any]]) -> list[str]
 
 def test_fhirpy_create_read_update_delete(live_server: LiveServer) -> None:
     client = _fhirpy(live_server)
-    rid = _resident_id(str(uuid.uuid4()))
+    rid = _resident_id("1965-10-01", "male")
     patient = client.resource("Patient", **_patient("王", "建国", "male", "1965-10-01", rid))
     patient.save()
     pid = patient.id
@@ -119,9 +122,9 @@ def test_fhirpy_create_read_update_delete(live_server: LiveServer) -> None:
 def test_fhirpy_chained_search_and_include(live_server: LiveServer) -> None:
     client = _fhirpy(live_server)
     mu = _post(live_server, _patient("慕容", "秀英", "female", "1988-03-08",
-                                     _resident_id(str(uuid.uuid4()))))
+                                     _resident_id("1988-03-08", "female")))
     other = _post(live_server, _patient("欧阳", "志强", "male", "1979-07-15",
-                                        _resident_id(str(uuid.uuid4()))))
+                                        _resident_id("1979-07-15", "male")))
     mu_obs = _transaction(live_server, [_weight(mu["id"], 52.5 + i, f"2024-0{i + 1}-10")
                                         for i in range(3)])
     _transaction(live_server, [_weight(other["id"], 75.0 + i, f"2024-0{i + 1}-11")
@@ -154,7 +157,7 @@ def test_fhirpy_chained_search_and_include(live_server: LiveServer) -> None:
 def test_fhirpy_fetch_all_pages_and_count(live_server: LiveServer) -> None:
     client = _fhirpy(live_server)
     pat = _post(live_server, _patient("张", "桂兰", "female", "1950-12-24",
-                                      _resident_id(str(uuid.uuid4()))))
+                                      _resident_id("1950-12-24", "female")))
     total = 47
     created = _transaction(live_server, [
         _weight(pat["id"], 50 + i / 10,
@@ -192,7 +195,7 @@ def _fc_server(live: LiveServer) -> fc_server.FHIRServer:
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_fhirclient_create_read_and_search(live_server: LiveServer) -> None:
     srv = _fc_server(live_server)
-    rid = _resident_id(str(uuid.uuid4()))
+    rid = _resident_id("1992-06-18", "female")
     patient = FcPatient()
     ident = Identifier()
     ident.system = RESIDENT_ID

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from gansu_health.fhir import jsonio
 from gansu_health.fhir.rest.dispatch import FhirApi, FhirRequest
 
 NDJSON_BATCH = 500
@@ -61,14 +62,14 @@ def bundles_in(path: Path) -> Iterator[tuple[dict[str, Any], int]]:
         with path.open("rb") as handle:
             for line in handle:
                 if line.strip():
-                    batch.append(_entry_for(orjson.loads(line)))
+                    batch.append(_entry_for(jsonio.loads(line)))
                 if len(batch) >= NDJSON_BATCH:
                     yield {"resourceType": "Bundle", "type": "batch", "entry": batch}, len(batch)
                     batch = []
         if batch:
             yield {"resourceType": "Bundle", "type": "batch", "entry": batch}, len(batch)
         return
-    data = orjson.loads(path.read_bytes())
+    data = jsonio.loads(path.read_bytes())
     if data.get("resourceType") == "Bundle" and data.get("type") in ("transaction", "batch"):
         yield data, len(data.get("entry", []))
     elif data.get("resourceType") == "Bundle":
@@ -81,7 +82,7 @@ def bundles_in(path: Path) -> Iterator[tuple[dict[str, Any], int]]:
 def post_bundle(api: FhirApi, bundle: dict[str, Any], stats: LoadStats, label: str) -> None:
     """Post one Bundle in-process and add its outcome to ``stats``."""
     entries = bundle.get("entry", [])
-    resp = api.handle(FhirRequest("POST", "", [], {}, orjson.dumps(bundle)))
+    resp = api.handle(FhirRequest("POST", "", [], {}, jsonio.dumps(bundle)))
     if resp.status >= 400:
         issue = orjson.loads(resp.body)["issue"][0]
         stats.errors.append(f"{label}: {issue.get('diagnostics')}")

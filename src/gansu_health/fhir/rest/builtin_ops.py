@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import and_, or_, select, tuple_
 
 from gansu_health.core.errors import BadRequest, InvalidResource, NotFound
 from gansu_health.fhir.definitions import patient_compartment
 from gansu_health.fhir.operations import OperationCall, OperationRegistry, OperationResult
 from gansu_health.fhir.rest import views
 from gansu_health.fhir.search.engine import decode_cursor, encode_cursor
-from gansu_health.fhir.search.params import Include
 from gansu_health.fhir.search.values import date_range
+from gansu_health.fhir.storage.repository import Stored
 from gansu_health.fhir.storage.tables import idx_ref, resource
 
 SHARED_TYPES = {"Organization", "Practitioner", "PractitionerRole", "Location", "Medication",
@@ -56,20 +56,40 @@ def everything(call: OperationCall) -> OperationResult:
     first_page = cursor is None
     if first_page and (not types or "Patient" in types) and patient.updated_us >= since_us:
         members.insert(0, patient)
-    shared = api.service.search_engine.includes(
-        call.conn, members, [Include("*", "*", t, False, False) for t in sorted(SHARED_TYPES)]
-    ) if not types or types & SHARED_TYPES else []
+    shared = _shared(call, pairs, since_us) if first_page and (
+        not types or types & SHARED_TYPES) else []
     bundle = views.RawBundle("searchset", None if more or not first_page else
                              len(members) + len(shared))
     path = f"Patient/{call.fid}/$everything"
-    bundle.link("self", views._page_link(call.base_url, path, call.params, cursor))
+    bundle.link("self", views.page_link(call.base_url, path, call.params, cursor))
     if more and rids:
-        bundle.link("next", views._page_link(call.base_url, path, call.params,
+        bundle.link("next", views.page_link(call.base_url, path, call.params,
                                              encode_cursor([rids[-1]])))
     for stored in [*members, *shared]:
         bundle.add({"fullUrl": f"{call.base_url}/{stored.rtype}/{stored.fid}",
                     "search": {"mode": "match"}}, stored.content)
     return OperationResult(bundle.encode())
+
+
+def _shared(call: OperationCall, pairs: list[tuple[str, str]], since_us: int) -> list[Stored]:
+    """Return the shared resources (organisations, practitioners…) the whole record names."""
+    member = idx_ref.alias("member")
+    compartment = select(member.c.rid).where(
+        member.c.target_type == "Patient", member.c.target_id == call.fid,
+        tuple_(member.c.rtype, member.c.param).in_(pairs))
+    target = resource.alias("target")
+    query = (select(target.c.rid).join(idx_ref, and_(idx_ref.c.target_type == target.c.rtype,
+                                                     idx_ref.c.target_id == target.c.fid))
+             .where(or_(idx_ref.c.rid.in_(compartment),
+                        and_(idx_ref.c.rtype == "Patient",
+                             idx_ref.c.rid.in_(select(resource.c.rid).where(
+                                 resource.c.rtype == "Patient", resource.c.fid == call.fid)))),
+                    target.c.rtype.in_(SHARED_TYPES), target.c.deleted.is_(False),
+                    target.c.updated_us >= since_us)
+             .distinct().order_by(target.c.rid).limit(call.services.settings.max_include))
+    rids = [r.rid for r in call.conn.execute(query)]
+    loaded = call.services.service.store.load_many(call.conn, rids)
+    return [loaded[r] for r in rids if r in loaded]
 
 
 def validate(call: OperationCall) -> OperationResult:

@@ -21,6 +21,7 @@ from gansu_health.core.errors import (
 )
 from gansu_health.core.events import EventBus
 from gansu_health.core.settings import Settings
+from gansu_health.fhir import jsonio
 from gansu_health.fhir.bundles import BundleProcessor
 from gansu_health.fhir.operations import OperationCall, OperationRegistry
 from gansu_health.fhir.rest import views
@@ -91,7 +92,7 @@ class FhirApi:
         if not req.body:
             raise BadRequest("The request has no body")
         try:
-            return orjson.loads(req.body)
+            return jsonio.loads(req.body)
         except orjson.JSONDecodeError as exc:
             raise BadRequest(f"Malformed JSON: {exc}") from exc
 
@@ -299,7 +300,7 @@ class FhirApi:
             result = self.service.search(conn, search)
             body = views.searchset(self.settings.base_url, segs[0], params, result,
                                    search.summary, search.elements, search.warnings)
-            return 200, orjson.loads(body), None
+            return 200, jsonio.loads(body), None
         raise BadRequest(f"GET url '{url}' in a Bundle must be Type/id or Type?query")
 
     def _operation(self, req: FhirRequest, name: str, rtype: str | None, fid: str | None
@@ -315,5 +316,5 @@ class FhirApi:
         with transaction(self.engine) as conn:
             result = op.handler(OperationCall(conn, rtype, fid, req.params, body,
                                               self.settings.base_url, self))
-        payload = result.body if isinstance(result.body, bytes) else orjson.dumps(result.body)
+        payload = result.body if isinstance(result.body, bytes) else jsonio.dumps(result.body)
         return FhirResponse(result.status, payload, result.headers)

@@ -10,6 +10,7 @@ import orjson
 
 from gansu_health.core.clock import fhir_instant, now, to_micros
 from gansu_health.core.errors import OutcomeIssue, operation_outcome
+from gansu_health.fhir import jsonio
 from gansu_health.fhir.definitions import fhir_model
 from gansu_health.fhir.storage.repository import Stored
 
@@ -68,10 +69,10 @@ def resource_bytes(stored: Stored, mode: str | None = None,
         return b"{}"
     if mode in (None, "false") and not elements:
         return stored.content
-    return orjson.dumps(summarize(stored.json(), mode, elements))
+    return jsonio.dumps(summarize(stored.json(), mode, elements))
 
 
-def _page_link(base: str, path: str, params: list[tuple[str, str]], cursor: str | None) -> str:
+def page_link(base: str, path: str, params: list[tuple[str, str]], cursor: str | None) -> str:
     kept = [(k, v) for k, v in params if k != "_cursor"]
     if cursor:
         kept.append(("_cursor", cursor))
@@ -118,12 +119,12 @@ def searchset(base: str, path: str, params: list[tuple[str, str]], result: Any,
               warnings: list[OutcomeIssue]) -> bytes:
     """Build a searchset Bundle from a SearchResult."""
     bundle = RawBundle("searchset", result.total)
-    bundle.link("self", _page_link(base, path, params, None if not _cursor(params)
+    bundle.link("self", page_link(base, path, params, None if not _cursor(params)
                                    else _cursor(params)))
     if _cursor(params):
-        bundle.link("first", _page_link(base, path, params, None))
+        bundle.link("first", page_link(base, path, params, None))
     if result.next_cursor:
-        bundle.link("next", _page_link(base, path, params, result.next_cursor))
+        bundle.link("next", page_link(base, path, params, result.next_cursor))
     if mode == "count":
         return bundle.encode()
     for stored in result.matches:
@@ -146,11 +147,11 @@ def history_bundle(base: str, path: str, params: list[tuple[str, str]], versions
                    ) -> bytes:
     """Build a history Bundle; a change feed also gets a ``poll`` link to resume from."""
     bundle = RawBundle("history", total)
-    bundle.link("self", _page_link(base, path, params, _cursor(params)))
+    bundle.link("self", page_link(base, path, params, _cursor(params)))
     if next_cursor:
-        bundle.link("next", _page_link(base, path, params, next_cursor))
+        bundle.link("next", page_link(base, path, params, next_cursor))
     if poll_cursor is not None or ("_sort", "_lastUpdated") in params:
-        bundle.link("poll", _page_link(base, path, params, poll_cursor))
+        bundle.link("poll", page_link(base, path, params, poll_cursor))
     for v in versions:
         method = {"create": "POST", "update": "PUT", "delete": "DELETE"}.get(v.method, "PUT")
         url = v.rtype if method == "POST" else f"{v.rtype}/{v.fid}"
@@ -164,5 +165,5 @@ def history_bundle(base: str, path: str, params: list[tuple[str, str]], versions
 
 def transaction_response(btype: str, entries: list[dict[str, Any]]) -> bytes:
     """Build a batch-response or transaction-response Bundle."""
-    return orjson.dumps({"resourceType": "Bundle", "id": str(uuid.uuid4()),
+    return jsonio.dumps({"resourceType": "Bundle", "id": str(uuid.uuid4()),
                          "type": f"{btype}-response", "entry": entries})

@@ -155,7 +155,7 @@ class SearchEngine:
         if len(rows) > req.count:
             last = rows[req.count - 1]
             result.next_cursor = encode_cursor([*last[5:], last.rid])
-        if req.total == "accurate" or req.summary == "count":
+        if req.total == "accurate" or req.summary == "count" or req.count == 0:
             result.total = self.count(conn, req)
         elif req.cursor is None and result.next_cursor is None:
             result.total = len(result.matches)

@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, and_, func, select, text, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -15,6 +14,7 @@ from gansu_health.core.clock import fhir_instant, now, to_micros
 from gansu_health.core.database import is_sqlite
 from gansu_health.core.errors import Gone, NotFound, PreconditionFailed
 from gansu_health.core.events import transaction_id
+from gansu_health.fhir import jsonio
 from gansu_health.fhir.search.indexer import Indexer
 from gansu_health.fhir.storage import bulk
 from gansu_health.fhir.storage.tables import INDEX_TABLES, resource, resource_version
@@ -53,7 +53,7 @@ class Stored:
 
     def json(self) -> dict[str, Any]:
         """Parse the stored JSON."""
-        return orjson.loads(self.content) if self.content else {}
+        return jsonio.loads(self.content) if self.content else {}
 
 
 @dataclass(slots=True)
@@ -208,7 +208,7 @@ class ResourceStore:
             meta["versionId"] = str(version)
             meta["lastUpdated"] = fhir_instant(stamp)
             body["meta"] = meta
-            content = orjson.dumps(body)
+            content = jsonio.dumps(body)
             if have is None:
                 rid = next(rids)
                 new_rows.append((rid, self.node, rtype, fid, version, stamp, False))

@@ -36,12 +36,16 @@ def _string_ok(v: Any) -> bool:
     return type(v) is str and v != "" and _CONTROL(v) is None
 
 
+_INF = float("inf")
+
+
 def _boolean_ok(v: Any) -> bool:
     return type(v) is bool
 
 
 def _decimal_ok(v: Any) -> bool:
-    return type(v) is float or type(v) is int
+    # float subclasses carry decimals whose written precision must be kept (fhir.jsonio)
+    return type(v) is int or (isinstance(v, float) and v == v and v not in (_INF, -_INF))
 
 
 def _int_range(low: int) -> Check:

@@ -13,6 +13,9 @@ from rich.table import Table
 
 from gansu_health.core.settings import get_settings
 from gansu_health.devtools.bench_fhir import bench_app
+from gansu_health.devtools.bench_mpi import bench_mpi_app
+from gansu_health.identity.audit.cli import audit_app
+from gansu_health.mpi.cli import mpi_app
 from gansu_health.registry.terminology.cli import terminology_app
 
 if TYPE_CHECKING:
@@ -25,7 +28,10 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 fhir_app = typer.Typer(help="FHIR repository maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(fhir_app, name="fhir")
+bench_app.add_typer(bench_mpi_app)
 app.add_typer(bench_app, name="bench")
+app.add_typer(audit_app, name="audit")
+app.add_typer(mpi_app, name="mpi")
 app.add_typer(terminology_app, name="terminology")
 console = Console()
 
@@ -51,6 +57,15 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
     upgrade(revision=revision)
     console.print(f"[green]database at {revision}[/]")
+
+
+@db_app.command("analyze")
+def db_analyze() -> None:
+    """Refresh the query planner's statistics (do this after bulk loads)."""
+    from gansu_health.core.database import analyze, get_engine
+
+    analyze(get_engine())
+    console.print("[green]planner statistics refreshed[/]")
 
 
 @db_app.command("downgrade")
@@ -99,6 +114,7 @@ def load(paths: Annotated[list[Path], typer.Argument(help="Files or folders (JSO
         task = bar.add_task("loading", total=total)
         stats = load_paths(api, files, progress=lambda n: bar.advance(task, n))
     _report(stats)
+    db_analyze()
     if stats.errors:
         raise typer.Exit(1)
 

@@ -100,3 +100,13 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
         if not is_sqlite(conn):
             conn.execute(text("SET TRANSACTION READ ONLY"))
         yield conn
+
+
+def analyze(engine: Engine) -> None:
+    """Refresh the query planner's statistics (run after bulk loads)."""
+    with engine.connect() as conn:
+        if is_sqlite(conn):
+            conn.exec_driver_sql("ANALYZE")
+        else:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+        conn.commit()

@@ -61,6 +61,13 @@ class InvalidResource(PlatformError):
     code = "structure"
 
 
+class Forbidden(PlatformError):
+    """The caller may not do this (403)."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(PlatformError):
     """No such resource (404)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -60,6 +61,13 @@ def _version(dist: str) -> str:
     try:
         return version(dist)
     except PackageNotFoundError:
+        return "?"
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
         return "?"
 
 
@@ -132,6 +140,7 @@ def _bench_server(console: Console, server: ServerProcess, data: Dataset,
     answers: PhaseAnswers = {}
     seq = _ingest(console, server, "×1 ingest", data.jobs(0), 1)
     fig["ingest"]["sequential"] = seq.as_dict()
+    server.after_load()
     ids = dict(seq.patient_ids)
     fig["db_bytes"]["x1"] = size()
     console.print(f"  {name}: query mix at ×1 ({runs} runs per type after {WARMUP} warm-up)")
@@ -159,6 +168,7 @@ def _bench_server(console: Console, server: ServerProcess, data: Dataset,
                 ids.update(part.patient_ids)
             fig["ingest"]["replicas"] = {**total.as_dict(), "copies": f"2..{scale - 1}"}
     if scale > 1 and scaled:
+        server.after_load()
         fig["db_bytes"][f"x{scale}"] = size()
         console.print(f"  {name}: query mix at ×{scale}")
         stats, answers["xN"] = run_mix(server.base_url, samples["xN"], ids, runs, WARMUP, VERIFY)
@@ -170,17 +180,18 @@ def _bench_server(console: Console, server: ServerProcess, data: Dataset,
 def run(bundles: int | None = None, scale: int = 10, peer: bool = True, postgres: bool = True,
         queries: int = 50, out: Path | None = None, seed: int = 2019,
         peer_validation: str = "strict", peer_scale_budget: float = 240.0,
-        console: Console | None = None) -> dict[str, Any]:
+        keep_data: bool = False, console: Console | None = None) -> dict[str, Any]:
     """Run the FHIR benchmark and return (and write to ``out``) all figures."""
     if console is None:
         console = Console()
         if not console.is_terminal:
             console = Console(width=132)
     scale = max(1, scale)
-    machine = machine_info()
+    machine = {**machine_info(), "loadavg_start": _loadavg()}
     console.rule("[bold]gansu-health FHIR benchmark")
     console.print(f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['ram_gib']} GiB "
-                  f"RAM, Python {machine['python']}, {machine['os']}")
+                  f"RAM, Python {machine['python']}, {machine['os']}; load average "
+                  f"{machine['loadavg_start']} (a busy machine skews every figure)")
     files = synthea_files(bundles)
     raws = [f.read_bytes() for f in files]
     data = Dataset(raws, [bundle_facts(orjson.loads(r)) for r in raws], {})
@@ -252,7 +263,11 @@ def run(bundles: int | None = None, scale: int = 10, peer: bool = True, postgres
                 pg.stop()
     finally:
         pg.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if keep_data:
+            console.print(f"data kept in {work} (SQLite files of ours and the peer)")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    machine["loadavg_end"] = _loadavg()
     results["disagreements"] = compare_answers(all_answers, samples, scale)
     results["targets"] = evaluate_targets(results)
     render(console, results)
@@ -302,7 +317,10 @@ def fhir(bundles: Annotated[int | None, typer.Option(help="Bundles to load (defa
          peer_validation: Annotated[str, typer.Option(
              help="Peer inbound validation: strict, warn or off.")] = "strict",
          peer_scale_budget: Annotated[float, typer.Option(
-             help="Seconds the peer may spend on the scale-phase replicas.")] = 240.0) -> None:
+             help="Seconds the peer may spend on the scale-phase replicas.")] = 240.0,
+         keep_data: Annotated[bool, typer.Option(
+             help="Keep the temporary SQLite databases for inspection.")] = False) -> None:
     """Benchmark FHIR transaction ingest and search against sekmet-fhir, SQLite and PostgreSQL."""
     run(bundles=bundles, scale=scale, peer=peer, postgres=postgres, queries=queries, out=out,
-        seed=seed, peer_validation=peer_validation, peer_scale_budget=peer_scale_budget)
+        seed=seed, peer_validation=peer_validation, peer_scale_budget=peer_scale_budget,
+        keep_data=keep_data)

@@ -48,6 +48,13 @@ class ServerProcess:
     proc: subprocess.Popen[bytes]
     log: Path
     notes: list[str] = field(default_factory=list)
+    maintenance: list[str] = field(default_factory=list)  # command run after each bulk load
+    env: dict[str, str] = field(default_factory=dict)
+
+    def after_load(self) -> None:
+        """Refresh planner statistics after a bulk load, as an operator would."""
+        if self.maintenance:
+            subprocess.run(self.maintenance, env=self.env, check=True, capture_output=True)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Wait until GET [base]/metadata answers 200; raise with the log tail otherwise."""
@@ -113,7 +120,7 @@ def start_ours(name: str, database_url: str, workdir: Path) -> ServerProcess:
     with log.open("wb") as out:
         proc = subprocess.Popen([*cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
                                 env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
-    server = ServerProcess(name, base, proc, log)
+    server = ServerProcess(name, base, proc, log, maintenance=[*cli, "db", "analyze"], env=env)
     server.wait_ready()
     return server
 

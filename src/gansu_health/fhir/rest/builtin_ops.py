@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import and_, func, or_, select, tuple_
 
 from gansu_health.core.errors import BadRequest, InvalidResource, NotFound
 from gansu_health.fhir.definitions import patient_compartment
@@ -37,7 +37,7 @@ def everything(call: OperationCall) -> OperationResult:
              if not types or rtype in types]
     conds: list[Any] = [idx_ref.c.target_type == "Patient", idx_ref.c.target_id == call.fid,
                         tuple_(idx_ref.c.rtype, idx_ref.c.param).in_(pairs),
-                        resource.c.deleted.is_(False), resource.c.rid > after]
+                        resource.c.deleted.is_(False)]
     since_us = -(2**62)
     if since:
         rng = date_range(since, api.settings.timezone)
@@ -45,21 +45,26 @@ def everything(call: OperationCall) -> OperationResult:
             raise BadRequest(f"_since '{since}' is not an instant", expression="_since")
         since_us = rng[0]
         conds.append(resource.c.updated_us >= since_us)
-    query = (select(resource.c.rid).join(idx_ref, idx_ref.c.rid == resource.c.rid)
-             .where(and_(*conds)).group_by(resource.c.rid).order_by(resource.c.rid)
-             .limit(count + 1))
+    compartment = select(resource.c.rid).join(idx_ref, idx_ref.c.rid == resource.c.rid).where(
+        and_(*conds)).group_by(resource.c.rid)
+    query = compartment.where(resource.c.rid > after).order_by(resource.c.rid).limit(count + 1)
     rids = [r.rid for r in call.conn.execute(query)]
     more = len(rids) > count
     rids = rids[:count]
     loaded = api.service.store.load_many(call.conn, rids)
     members = [loaded[r] for r in rids if r in loaded]
     first_page = cursor is None
-    if first_page and (not types or "Patient" in types) and patient.updated_us >= since_us:
+    with_patient = (not types or "Patient" in types) and patient.updated_us >= since_us
+    if first_page and with_patient:
         members.insert(0, patient)
-    shared = _shared(call, pairs, since_us) if first_page and (
-        not types or types & SHARED_TYPES) else []
-    bundle = views.RawBundle("searchset", None if more or not first_page else
-                             len(members) + len(shared))
+    shared_rids = _shared(call, pairs, since_us) if not types or types & SHARED_TYPES else []
+    shared: list[Stored] = []
+    if first_page:
+        loaded = api.service.store.load_many(call.conn, shared_rids)
+        shared = [loaded[r] for r in shared_rids if r in loaded]
+    in_compartment = call.conn.execute(
+        select(func.count()).select_from(compartment.subquery())).scalar_one()
+    bundle = views.RawBundle("searchset", int(in_compartment) + with_patient + len(shared_rids))
     path = f"Patient/{call.fid}/$everything"
     bundle.link("self", views.page_link(call.base_url, path, call.params, cursor))
     if more and rids:
@@ -71,8 +76,8 @@ def everything(call: OperationCall) -> OperationResult:
     return OperationResult(bundle.encode())
 
 
-def _shared(call: OperationCall, pairs: list[tuple[str, str]], since_us: int) -> list[Stored]:
-    """Return the shared resources (organisations, practitioners…) the whole record names."""
+def _shared(call: OperationCall, pairs: list[tuple[str, str]], since_us: int) -> list[int]:
+    """Return the row ids of shared resources (organisations, practitioners…) the record names."""
     member = idx_ref.alias("member")
     compartment = select(member.c.rid).where(
         member.c.target_type == "Patient", member.c.target_id == call.fid,
@@ -87,9 +92,7 @@ def _shared(call: OperationCall, pairs: list[tuple[str, str]], since_us: int) ->
                     target.c.rtype.in_(SHARED_TYPES), target.c.deleted.is_(False),
                     target.c.updated_us >= since_us)
              .distinct().order_by(target.c.rid).limit(call.services.settings.max_include))
-    rids = [r.rid for r in call.conn.execute(query)]
-    loaded = call.services.service.store.load_many(call.conn, rids)
-    return [loaded[r] for r in rids if r in loaded]
+    return [r.rid for r in call.conn.execute(query)]
 
 
 def validate(call: OperationCall) -> OperationResult:

@@ -201,9 +201,9 @@ class ResourceStore:
             have = existing.get((rtype, fid))
             version = have[1] + 1 if have else 1
             body = item.body
+            body["id"] = fid
             for before in self.before_write.get(rtype, ()):
                 before(conn, body, have is None or have[2])
-            body["id"] = fid
             meta = body.get("meta") or {}
             meta["versionId"] = str(version)
             meta["lastUpdated"] = fhir_instant(stamp)

@@ -1,0 +1,1 @@
+"""Tamper-evident audit trail: SM3-chained, append-only ``audit_event`` rows rendered as BALP."""

@@ -20,11 +20,23 @@ def _insert_sql(table_name: str, columns: tuple[str, ...], qmark: bool) -> str:
     return f"INSERT INTO {table_name} ({', '.join(columns)}) VALUES ({marks})"
 
 
+COPY_FROM = 16  # on PostgreSQL, COPY beats pipelined INSERTs from about this many rows
+
+
 def insert_rows(conn: Connection, table_name: str, columns: tuple[str, ...],
                 rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert many rows with the driver's executemany."""
-    if rows:
+    """Insert many rows: executemany on SQLite, COPY on PostgreSQL for larger batches."""
+    if not rows:
+        return
+    if is_sqlite(conn) or len(rows) < COPY_FROM:
         conn.exec_driver_sql(_insert_sql(table_name, columns, is_sqlite(conn)), list(rows))
+        return
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cur, cur.copy(
+            f"COPY {table_name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def allocate_rids(conn: Connection, count: int) -> list[int]:

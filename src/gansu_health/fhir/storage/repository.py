@@ -189,21 +189,25 @@ class ResourceStore:
                 raise PreconditionFailed(
                     f"If-Match expects version {item.if_match} of {rtype}/{fid} but the current "
                     f"is {'none' if have is None else have[1]}", expression="If-Match")
-        fresh = [k for k in keys if not k[1] or k not in existing]
-        rids = iter(bulk.allocate_rids(conn, len(fresh)))
+        named: list[tuple[str, str]] = []
+        for item, (rtype, fid) in zip(items, keys, strict=True):
+            fid = fid or new_id()
+            have = existing.get((rtype, fid))
+            item.body["id"] = fid
+            for before in self.before_write.get(rtype, ()):
+                before(conn, item.body, have is None or have[2])
+            named.append((rtype, fid))
+        # row ids are reserved only after the hooks, which may themselves have stored resources
+        rids = iter(bulk.allocate_rids(conn, sum(k not in existing for k in named)))
         stamp = to_micros(now())
         txid = _txid(conn)
         out: list[Stored] = []
         new_rows, updates, versions, reindexed = [], [], [], []
         index_rows: dict[str, list[tuple[Any, ...]]] = {}
-        for item, (rtype, fid) in zip(items, keys, strict=True):
-            fid = fid or new_id()
+        for item, (rtype, fid) in zip(items, named, strict=True):
             have = existing.get((rtype, fid))
             version = have[1] + 1 if have else 1
             body = item.body
-            body["id"] = fid
-            for before in self.before_write.get(rtype, ()):
-                before(conn, body, have is None or have[2])
             meta = body.get("meta") or {}
             meta["versionId"] = str(version)
             meta["lastUpdated"] = fhir_instant(stamp)

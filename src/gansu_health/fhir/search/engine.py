@@ -68,7 +68,7 @@ class SearchEngine:
         simple = [c for c in req.criteria if self.builder.simple(c)]
         probes: set[int] = set()
         scan = False
-        if conn is not None and len(simple) > 1:
+        if conn is not None and (len(simple) > 1 or (simple and not req.sort)):
             sizes = {id(c): self.builder.estimate(conn, req.rtype, c, ESTIMATE_CAP)
                      for c in simple}
             driver = min(simple, key=lambda c: sizes[id(c)])

@@ -35,28 +35,35 @@ def _grades(bundle: dict[str, Any]) -> list[tuple[str, str, float]]:
              e["search"]["score"]) for e in bundle["entry"]]
 
 
-def test_match_r4_parameters_returns_golden_records_best_first(client: TestClient) -> None:
+def test_match_r4_parameters_returns_the_best_source_of_each_golden_person(
+        client: TestClient) -> None:
     person = new_person("陈", "静", "female")
-    golden = golden_of(client, create(client, person.patient()))
+    source = create(client, person.patient())
+    near = create(client, person.patient(HOSPITAL_B, family="陈", given="晶"))  # same person
     twin = create(client, person.patient(HOSPITAL_B, resident_id=new_person(
         "陈", "静", "female").resident_id, given="晶"))
+    assert empi_of(near) == empi_of(source) != empi_of(twin)
     query = person.patient(HOSPITAL_B)
     bundle = _match(client, {"resourceType": "Parameters", "parameter": [
         {"name": "resource", "resource": query}, {"name": "count", "valueInteger": 5}]})
     assert bundle["type"] == "searchset"
     grades = _grades(bundle)
-    assert grades[0][:2] == (golden["id"], "certain")
+    assert grades[0][0] in (source["id"], near["id"]) and grades[0][1] == "certain"
     assert grades[0][2] >= 0.99
     assert [g[2] for g in grades] == sorted((g[2] for g in grades), reverse=True)
-    assert golden_of(client, twin)["id"] in [g[0] for g in grades[1:]]
+    assert len({source["id"], near["id"]} & {g[0] for g in grades}) == 1  # one per golden Person
+    assert twin["id"] in [g[0] for g in grades[1:]]
+    assert bundle["total"] == len(bundle["entry"])
     entry = bundle["entry"][0]
     assert entry["search"]["mode"] == "match"
     assert entry["search"]["extension"][0]["url"] == MATCH_GRADE
-    assert "GOLDEN_RECORD" in [t["code"] for t in entry["resource"]["meta"]["tag"]]
+    assert entry["fullUrl"].endswith(f"/Patient/{grades[0][0]}")
+    assert {e["resource"]["resourceType"] for e in bundle["entry"]} == {"Patient"}
+    assert empi_of(entry["resource"]) == empi_of(golden_of(client, source))
     only = _match(client, {"resourceType": "Parameters", "parameter": [
         {"name": "resource", "resource": query},
         {"name": "onlyCertainMatches", "valueBoolean": True}]})
-    assert [g[:2] for g in _grades(only)] == [(golden["id"], "certain")]
+    assert [g[:2] for g in _grades(only)] == [(grades[0][0], "certain")]
     one = _match(client, {"resourceType": "Parameters", "parameter": [
         {"name": "resource", "resource": query}, {"name": "count", "valueInteger": 1}]})
     assert len(one["entry"]) == 1
@@ -64,10 +71,10 @@ def test_match_r4_parameters_returns_golden_records_best_first(client: TestClien
 
 def test_match_bare_patient_and_pdqm_iti119(client: TestClient) -> None:
     person = new_person("黄", "磊")
-    golden = golden_of(client, create(client, person.patient()))
+    source = create(client, person.patient())
     without_id = person.patient(HOSPITAL_B, resident_id=None, family="皇")  # homophone
     bare = _grades(_match(client, without_id))
-    assert bare and bare[0][0] == golden["id"]
+    assert bare and bare[0][0] == source["id"]
     assert bare[0][1] in ("certain", "probable", "possible")
     iti119 = dict(person.patient(HOSPITAL_B), meta={"profile": [PDQM_INPUT]})
     body = {"resourceType": "Parameters", "meta": {"profile": [
@@ -75,7 +82,7 @@ def test_match_bare_patient_and_pdqm_iti119(client: TestClient) -> None:
         "parameter": [{"name": "resource", "resource": iti119},
                       {"name": "onlyCertainMatches", "valueBoolean": False},
                       {"name": "count", "valueInteger": 3}]}
-    assert _grades(_match(client, body))[0][:2] == (golden["id"], "certain")
+    assert _grades(_match(client, body))[0][:2] == (source["id"], "certain")
     nobody = _match(client, new_person("钱", "多多").patient())
     assert nobody["total"] == 0 and nobody["entry"] == []
 
@@ -112,7 +119,12 @@ def test_pixm_cross_references_identifiers(client: TestClient) -> None:
     assert {"system": HOSPITAL_A, "value": mrn_a} not in idents
     refs = {p["valueReference"]["reference"] for p in answer["parameter"]
             if p["name"] == "targetId"}
-    assert {f"Patient/{golden['id']}", f"Patient/{b['id']}"} <= refs
+    assert refs == {f"Patient/{a['id']}", f"Patient/{b['id']}"}  # PIXm targetId: Patients
+    empi_only = _pix(client, sourceIdentifier=f"{HOSPITAL_A}|{mrn_a}", targetSystem=EMPI_SYSTEM)
+    assert empi_only["parameter"] == [
+        {"name": "targetIdentifier", "valueIdentifier": {"system": EMPI_SYSTEM,
+                                                         "value": empi_of(a)}},
+        {"name": "targetId", "valueReference": {"reference": f"Person/{golden['id']}"}}]
     only_b = _pix(client, sourceIdentifier=f"{HOSPITAL_A}|{mrn_a}", targetSystem=HOSPITAL_B)
     assert only_b["parameter"] == [
         {"name": "targetIdentifier", "valueIdentifier": {"system": HOSPITAL_B, "value": mrn_b}},
@@ -143,7 +155,7 @@ def test_pdqm_iti78_search_with_chinese_names_and_identifiers(client: TestClient
     person = new_person("欧阳", "娜娜", "female")
     source = create(client, person.patient())
     search = {"family": "欧阳", "given": "娜娜", "birthdate": person.born.isoformat(),
-              "gender": "female", "_tag:not": GOLDEN_TAG}
+              "gender": "female"}
     found = client.get("/fhir/Patient", params=search).json()
     assert [e["resource"]["id"] for e in found["entry"]] == [source["id"]]
     by_id = client.get("/fhir/Patient", params={
@@ -155,24 +167,30 @@ def test_pdqm_iti78_search_with_chinese_names_and_identifiers(client: TestClient
     by_name = client.get("/fhir/Patient", params={"name": "欧阳娜",
                                                   "birthdate": person.born.isoformat()}).json()
     assert {e["resource"]["id"] for e in by_name["entry"]} >= {source["id"]}
-    phone = client.get("/fhir/Patient", params={"telecom": person.phone,
+    phone = client.get("/fhir/Patient", params={"telecom": person.phone}).json()
+    assert [e["resource"]["id"] for e in phone["entry"]] == [source["id"]]
+    golden = client.get("/fhir/Person", params={"telecom": person.phone,
                                                 "_tag": GOLDEN_TAG}).json()
-    assert [e["resource"]["id"] for e in phone["entry"]] == [golden_of(client, source)["id"]]
+    assert [e["resource"]["id"] for e in golden["entry"]] == [golden_of(client, source)["id"]]
 
 
-def test_enterprise_id_finds_the_golden_record_and_its_sources(client: TestClient) -> None:
+def test_enterprise_id_finds_the_golden_person_and_its_sources(client: TestClient) -> None:
     person = new_person("徐", "明")
     a, b = (create(client, person.patient(h)) for h in (HOSPITAL_A, HOSPITAL_B))
     empi = empi_of(a)
-    everyone = client.get("/fhir/Patient", params={"identifier": f"{EMPI_SYSTEM}|{empi}"}).json()
+    sources = client.get("/fhir/Patient", params={"identifier": f"{EMPI_SYSTEM}|{empi}"}).json()
+    assert {e["resource"]["id"] for e in sources["entry"]} == {a["id"], b["id"]}
     golden = golden_of(client, a)
-    assert {e["resource"]["id"] for e in everyone["entry"]} == {a["id"], b["id"], golden["id"]}
-    by_link = client.get("/fhir/Patient", params={"link": f"Patient/{b['id']}"}).json()
-    assert [e["resource"]["id"] for e in by_link["entry"]] == [golden["id"]]
-    with_sources = client.get("/fhir/Patient", params={
-        "_id": golden["id"], "_include": "Patient:link"}).json()
-    assert {e["resource"]["id"] for e in with_sources["entry"]} == {
-        a["id"], b["id"], golden["id"]}
+    by_empi = client.get("/fhir/Person", params={"identifier": f"{EMPI_SYSTEM}|{empi}"}).json()
+    assert [e["resource"]["id"] for e in by_empi["entry"]] == [golden["id"]]
+    for param in ("patient", "link"):
+        found = client.get("/fhir/Person", params={param: f"Patient/{b['id']}"}).json()
+        assert [e["resource"]["id"] for e in found["entry"]] == [golden["id"]], param
+    with_sources = client.get("/fhir/Person", params={
+        "_id": golden["id"], "_include": "Person:patient"}).json()
+    assert {(e["resource"]["resourceType"], e["resource"]["id"])
+            for e in with_sources["entry"]} == {
+        ("Person", golden["id"]), ("Patient", a["id"]), ("Patient", b["id"])}
 
 
 def test_query_links_filters_and_pages(client: TestClient) -> None:

@@ -16,6 +16,7 @@ from tests.mpi.test_service_support import (
     links,
     new_mrn,
     new_person,
+    targets,
     topics,
 )
 
@@ -31,9 +32,12 @@ def test_same_person_from_two_hospitals_with_a_homophone_links_to_one_golden_rec
     second = create(client, person.patient(HOSPITAL_B, family="章"))  # 张/章 typed by ear
     assert empi_of(first) == empi_of(second)  # the hospital gets the enterprise id back
     golden = golden_of(client, first)
-    assert {"Patient/" + first["id"], "Patient/" + second["id"]} == {
-        link["other"]["reference"] for link in golden["link"] if link["type"] == "seealso"}
+    assert golden["resourceType"] == "Person" and golden["active"] is True
+    assert sorted(golden["link"], key=lambda link: link["target"]["reference"]) == sorted((
+        {"target": {"reference": f"Patient/{p['id']}"}, "assurance": "level3"}
+        for p in (first, second)), key=lambda link: link["target"]["reference"])
     assert golden["name"][0]["family"] in ("张", "章")
+    assert {"gender", "birthDate", "telecom", "address"} <= set(golden)
     assert golden["identifier"][0] == {
         "use": "official", "type": {"text": "Enterprise master patient index"},
         "system": EMPI_SYSTEM, "value": empi_of(first)}
@@ -137,7 +141,8 @@ def test_pixm_feed_conditional_update_and_transactions_register(client: TestClie
     stored = [client.get(f"/fhir/Patient/{fid}").json() for fid in ids]
     assert {empi_of(s) for s in stored} == {empi_of(created.json())}
     golden = golden_of(client, created.json())
-    assert len([link for link in golden["link"] if link["type"] == "seealso"]) == 3
+    assert sorted(targets(golden)) == sorted(
+        f"Patient/{fid}" for fid in [created.json()["id"], *ids])
 
 
 def test_new_person_in_one_transaction_twice_gets_one_golden_record(client: TestClient) -> None:
@@ -154,11 +159,18 @@ def test_new_person_in_one_transaction_twice_gets_one_golden_record(client: Test
 
 def test_golden_records_are_not_written_by_clients(client: TestClient) -> None:
     golden = golden_of(client, create(client, new_person().patient()))
-    assert client.put(f"/fhir/Patient/{golden['id']}", json=golden).status_code == 422
+    assert client.put(f"/fhir/Person/{golden['id']}", json=golden).status_code == 422
+    tag = {"system": GOLDEN_TAG.split("|")[0], "code": "GOLDEN_RECORD"}
     forged = new_person().patient()
-    forged["meta"] = {"tag": [{"system": GOLDEN_TAG.split("|")[0], "code": "GOLDEN_RECORD"}]}
+    forged["meta"] = {"tag": [tag]}
     assert client.post("/fhir/Patient", json=forged).status_code == 422
-    assert client.delete(f"/fhir/Patient/{golden['id']}").status_code == 422
+    forged_person = {"resourceType": "Person", "meta": {"tag": [tag]}, "name": forged["name"]}
+    assert client.post("/fhir/Person", json=forged_person).status_code == 422
+    assert client.delete(f"/fhir/Person/{golden['id']}").status_code == 422
+    assert client.get(f"/fhir/Person/{golden['id']}").json()["meta"]["versionId"] == golden[
+        "meta"]["versionId"]
+    ordinary = {"resourceType": "Person", "name": forged["name"]}  # not the MPI's business
+    assert client.post("/fhir/Person", json=ordinary).status_code == 201
 
 
 def test_golden_records_are_not_matched(client: TestClient) -> None:
@@ -168,7 +180,7 @@ def test_golden_records_are_not_matched(client: TestClient) -> None:
     second = create(client, person.patient(HOSPITAL_B))
     assert not links(client, resourceId=golden["id"])
     assert [link["goldenResourceId"] for link in links(client, resourceId=second["id"])] == [
-        f"Patient/{golden['id']}"]
+        f"Person/{golden['id']}"]
 
 
 def test_deleting_a_source_removes_its_links(client: TestClient) -> None:
@@ -177,9 +189,8 @@ def test_deleting_a_source_removes_its_links(client: TestClient) -> None:
     golden = golden_of(client, first)
     assert client.delete(f"/fhir/Patient/{second['id']}").status_code == 204
     assert not links(client, resourceId=second["id"])
-    refreshed = client.get(f"/fhir/Patient/{golden['id']}").json()
-    assert [link["other"]["reference"] for link in refreshed["link"]] == [
-        f"Patient/{first['id']}"]
+    refreshed = client.get(f"/fhir/Person/{golden['id']}").json()
+    assert targets(refreshed) == [f"Patient/{first['id']}"]
     assert "mpi.link.deleted" in topics(client)
 
 
@@ -189,3 +200,18 @@ def test_events_are_emitted_through_the_outbox(client: TestClient) -> None:
     create(client, person.patient(HOSPITAL_B))
     seen = topics(client)
     assert {"mpi.golden.created", "mpi.link.created"} <= set(seen)
+
+
+def test_golden_persons_stay_out_of_patient_searches_and_counts(client: TestClient) -> None:
+    person = new_person("蒋", "琳", "female")
+    a, b = (create(client, person.patient(h)) for h in (HOSPITAL_A, HOSPITAL_B))
+    golden = golden_of(client, a)
+    by_empi = client.get("/fhir/Patient", params={
+        "identifier": f"{EMPI_SYSTEM}|{empi_of(a)}", "_summary": "count"}).json()
+    assert by_empi["total"] == 2
+    by_phone = client.get("/fhir/Patient", params={"telecom": person.phone}).json()
+    assert {e["resource"]["id"] for e in by_phone["entry"]} == {a["id"], b["id"]}
+    assert client.get(f"/fhir/Patient/{golden['id']}").status_code == 404
+    everything = client.get(f"/fhir/Patient/{a['id']}/$everything").json()
+    assert [e["resource"]["resourceType"] for e in everything["entry"]] == ["Patient", "Person"]
+    assert everything["entry"][1]["resource"]["id"] == golden["id"]

@@ -17,6 +17,7 @@ from tests.mpi.test_service_support import (
     links,
     new_person,
     operation,
+    targets,
     topics,
 )
 
@@ -36,7 +37,7 @@ def _pair(client: TestClient, family: str, given: str) -> tuple[dict[str, Any], 
 def test_manual_links_win_over_later_automatic_rematching(client: TestClient) -> None:
     first, second = _pair(client, "马", "军")
     golden = golden_of(client, first)
-    answer = operation(client, "mdm-update-link", goldenResourceId=f"Patient/{golden['id']}",
+    answer = operation(client, "mdm-update-link", goldenResourceId=f"Person/{golden['id']}",
                        resourceId=second["id"], matchResult="NO_MATCH")
     assert {p["name"] for p in answer["parameter"][0]["part"]} >= {"matchResult", "linkSource"}
     moved = client.get(f"/fhir/Patient/{second['id']}").json()
@@ -54,8 +55,11 @@ def test_manual_links_win_over_later_automatic_rematching(client: TestClient) ->
     after = client.put(f"/fhir/Patient/{second['id']}", json=renamed).json()
     assert empi_of(after) == empi_of(first)  # the hand-set MATCH survives the update
     [link] = links(client, resourceId=second["id"], matchResult="MATCH")
-    assert (link["goldenResourceId"], link["linkSource"]) == (f"Patient/{golden['id']}",
+    assert (link["goldenResourceId"], link["linkSource"]) == (f"Person/{golden['id']}",
                                                               "MANUAL")
+    levels = {x["target"]["reference"]: x["assurance"]
+              for x in client.get(f"/fhir/Person/{golden['id']}").json()["link"]}
+    assert levels == {f"Patient/{first['id']}": "level3", f"Patient/{second['id']}": "level4"}
     assert "mpi.link.changed" in topics(client)
 
 
@@ -70,6 +74,10 @@ def test_update_link_needs_an_existing_link_and_a_valid_result(client: TestClien
     assert bad["issue"][0]["expression"] == ["matchResult"]
     operation(client, "mdm-update-link", 404, goldenResourceId=first["id"],
               resourceId=first["id"], matchResult="MATCH")
+    wrong_type = operation(client, "mdm-update-link", 400,
+                           goldenResourceId=f"Patient/{golden['id']}", resourceId=first["id"],
+                           matchResult="MATCH")
+    assert wrong_type["issue"][0]["expression"] == ["goldenResourceId"]
 
 
 def test_merge_then_unmerge_restores_both_golden_records(client: TestClient) -> None:
@@ -77,14 +85,16 @@ def test_merge_then_unmerge_restores_both_golden_records(client: TestClient) -> 
     b = create(client, new_person("林", "涛").patient(HOSPITAL_B))
     ga, gb = golden_of(client, a), golden_of(client, b)
     merged = operation(client, "mdm-merge-golden-resources",
-                       fromGoldenResourceId=f"Patient/{ga['id']}",
-                       toGoldenResourceId=f"Patient/{gb['id']}")
+                       fromGoldenResourceId=f"Person/{ga['id']}",
+                       toGoldenResourceId=f"Person/{gb['id']}")
     merge_id = merged["parameter"][0]["valueInteger"]
     target = merged["parameter"][1]["resource"]
-    assert f"Patient/{a['id']}" in [link["other"]["reference"] for link in target["link"]]
+    assert target["resourceType"] == "Person"
+    assert {f"Patient/{a['id']}", f"Person/{ga['id']}"} <= set(targets(target))
     assert empi_of(ga) in [i["value"] for i in target["identifier"] if i.get("use") == "old"]
-    gone = client.get(f"/fhir/Patient/{ga['id']}").json()
+    gone = client.get(f"/fhir/Person/{ga['id']}").json()
     assert gone["active"] is False and "REDIRECTED" in [t["code"] for t in gone["meta"]["tag"]]
+    assert targets(gone) == [f"Person/{gb['id']}"]
     pix = client.get("/fhir/Patient/$ihe-pix", params={
         "sourceIdentifier": f"{HOSPITAL_A}|{a['identifier'][0]['value']}"}).json()
     assert {"reference": f"Patient/{b['id']}"} in [p.get("valueReference")
@@ -92,8 +102,8 @@ def test_merge_then_unmerge_restores_both_golden_records(client: TestClient) -> 
 
     undone = operation(client, "mdm-unmerge", mergeId=str(merge_id))
     assert undone["parameter"][0]["valueInteger"] == merge_id
-    assert _content(client.get(f"/fhir/Patient/{ga['id']}").json()) == _content(ga)
-    assert _content(client.get(f"/fhir/Patient/{gb['id']}").json()) == _content(gb)
+    assert _content(client.get(f"/fhir/Person/{ga['id']}").json()) == _content(ga)
+    assert _content(client.get(f"/fhir/Person/{gb['id']}").json()) == _content(gb)
     assert [x["sourceResourceId"] for x in links(client, goldenResourceId=ga["id"])] == [
         f"Patient/{a['id']}"]
     operation(client, "mdm-unmerge", 404, mergeId=str(merge_id))  # already undone
@@ -111,7 +121,7 @@ def test_not_duplicate_suppresses_a_pair(client: TestClient) -> None:
     queue = client.get("/fhir/Patient/$mdm-review-queue", params={"_count": "100"}).json()
     pairs = [{p["name"]: p.get("valueString") for p in e["part"]}
              for e in queue["parameter"] if e["name"] == "link"]
-    assert {"goldenResourceId": f"Patient/{g1['id']}",
+    assert {"goldenResourceId": f"Person/{g1['id']}",
             "sourceResourceId": f"Patient/{second['id']}"}.items() <= next(
         p for p in pairs if p["sourceResourceId"] == f"Patient/{second['id']}").items()
     answer = operation(client, "mdm-not-duplicate", goldenResourceId=g1["id"],
@@ -166,5 +176,5 @@ def test_corrected_source_is_rematched_automatically(client: TestClient) -> None
     assert empi_of(resp.json()) == empi_of(first)
     [link] = links(client, resourceId=wrong["id"], matchResult="MATCH")
     assert link["linkSource"] == "AUTO" and link["grade"] == "certain"
-    orphan = client.get(f"/fhir/Patient/{old_golden['id']}").json()
+    orphan = client.get(f"/fhir/Person/{old_golden['id']}").json()
     assert orphan["active"] is False and "link" not in orphan

@@ -83,12 +83,17 @@ def create(client: TestClient, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def golden_of(client: TestClient, patient: dict[str, Any]) -> dict[str, Any]:
-    """Return the golden record of a source Patient (found by its enterprise id)."""
-    bundle = client.get("/fhir/Patient", params={
+    """Return the golden Person of a source Patient (found by its enterprise id)."""
+    bundle = client.get("/fhir/Person", params={
         "identifier": f"{EMPI_SYSTEM}|{empi_of(patient)}", "_tag": GOLDEN_TAG}).json()
     assert bundle.get("total", len(bundle.get("entry", []))) == 1, bundle
     result: dict[str, Any] = bundle["entry"][0]["resource"]
     return result
+
+
+def targets(person: dict[str, Any]) -> list[str]:
+    """Return the references of a Person's links, in order."""
+    return [link["target"]["reference"] for link in person.get("link", [])]
 
 
 def links(client: TestClient, **params: str) -> list[dict[str, Any]]:

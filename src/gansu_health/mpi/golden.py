@@ -1,4 +1,4 @@
-"""Golden records: tags, the enterprise identifier and survivorship of demographics."""
+"""Golden records: FHIR Person resources with the enterprise id and survivorship demographics."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from gansu_health.mpi.settings import EMPI_SYSTEM
 
+GOLDEN_TYPE = "Person"
 # the tag system and codes HAPI FHIR MDM uses, so that MDM-aware tools recognise them
 RECORD_STATUS_SYSTEM = "http://hapifhir.io/fhir/NamingSystem/mdm-record-status"
 GOLDEN_RECORD = "GOLDEN_RECORD"
@@ -17,18 +18,21 @@ REDIRECTED = "REDIRECTED"
 GOLDEN_TAG = {"system": RECORD_STATUS_SYSTEM, "code": GOLDEN_RECORD, "display": "Golden Record"}
 REDIRECTED_TAG = {"system": RECORD_STATUS_SYSTEM, "code": REDIRECTED,
                   "display": "Merged into another golden record"}
-DEMOGRAPHICS = ("name", "gender", "birthDate", "address", "maritalStatus", "deceasedBoolean",
-                "deceasedDateTime")
+# the Patient elements a Person can carry (telecom is merged separately)
+DEMOGRAPHICS = ("name", "gender", "birthDate", "address")
+# Person.link.assurance: an automatic certain match, and a data steward's decision
+AUTO_ASSURANCE, MANUAL_ASSURANCE = "level3", "level4"
 
 
 @dataclass(frozen=True, slots=True)
 class SourceView:
-    """A source Patient as survivorship sees it."""
+    """A source Patient as survivorship sees it, with how it is linked to its golden record."""
 
     fid: str
     body: dict[str, Any]
     verified: bool
     updated_us: int
+    manual: bool = False
 
 
 def new_empi_id() -> str:
@@ -36,15 +40,20 @@ def new_empi_id() -> str:
     return "GS" + uuid.uuid4().hex[:16].upper()
 
 
+def golden_ref(golden_id: str) -> str:
+    """Return the reference of a golden record."""
+    return f"{GOLDEN_TYPE}/{golden_id}"
+
+
 def has_tag(body: dict[str, Any], code: str) -> bool:
-    """Tell whether a Patient body carries an MDM record-status tag."""
+    """Tell whether a body carries an MDM record-status tag."""
     tags = (body.get("meta") or {}).get("tag") or []
     return any(isinstance(t, dict) and t.get("system") == RECORD_STATUS_SYSTEM and
                t.get("code") == code for t in tags)
 
 
 def is_golden(body: dict[str, Any]) -> bool:
-    """Tell whether a Patient body is a golden record."""
+    """Tell whether a body claims to be a golden record."""
     return has_tag(body, GOLDEN_RECORD)
 
 
@@ -69,13 +78,12 @@ def _best_first(sources: Sequence[SourceView]) -> list[SourceView]:
 def build_golden(golden_id: str, empi_id: str, sources: Sequence[SourceView], *,
                  old_empi_ids: Sequence[str] = (), replaces: Sequence[str] = ()
                  ) -> dict[str, Any]:
-    """Build a golden Patient: each demographic from the best source that has it."""
+    """Build a golden Person: each demographic from the best source that has it."""
     ranked = _best_first(sources)
     body: dict[str, Any] = {
-        "resourceType": "Patient", "id": golden_id, "meta": {"tag": [dict(GOLDEN_TAG)]},
+        "resourceType": GOLDEN_TYPE, "id": golden_id, "meta": {"tag": [dict(GOLDEN_TAG)]},
         "identifier": [empi_identifier(empi_id),
-                       *(empi_identifier(old, "old") for old in old_empi_ids)],
-        "active": True}
+                       *(empi_identifier(old, "old") for old in old_empi_ids)]}
     for element in DEMOGRAPHICS:
         value = next((s.body[element] for s in ranked if s.body.get(element) not in (None, [])),
                      None)
@@ -91,20 +99,23 @@ def build_golden(golden_id: str, empi_id: str, sources: Sequence[SourceView], *,
                 telecom.append(copy.deepcopy(point))
     if telecom:
         body["telecom"] = telecom
-    links = [{"other": {"reference": f"Patient/{s.fid}"}, "type": "seealso"}
+    body["active"] = bool(sources)
+    links = [{"target": {"reference": f"Patient/{s.fid}"},
+              "assurance": MANUAL_ASSURANCE if s.manual else AUTO_ASSURANCE}
              for s in sorted(sources, key=lambda s: s.fid)]
-    links += [{"other": {"reference": f"Patient/{fid}"}, "type": "replaces"} for fid in replaces]
+    links += [{"target": {"reference": golden_ref(fid)}, "assurance": MANUAL_ASSURANCE}
+              for fid in replaces]
     if links:
         body["link"] = links
     return body
 
 
 def redirected(body: dict[str, Any], to_id: str) -> dict[str, Any]:
-    """Return a merged-away golden record: inactive, tagged REDIRECTED, replaced by ``to_id``."""
+    """Return a merged-away golden Person: inactive, tagged REDIRECTED, linked to ``to_id``."""
     out = {k: copy.deepcopy(v) for k, v in body.items() if k not in ("meta", "link")}
     out["meta"] = {"tag": [dict(GOLDEN_TAG), dict(REDIRECTED_TAG)]}
     out["active"] = False
-    out["link"] = [{"other": {"reference": f"Patient/{to_id}"}, "type": "replaced-by"}]
+    out["link"] = [{"target": {"reference": golden_ref(to_id)}, "assurance": MANUAL_ASSURANCE}]
     return out
 
 

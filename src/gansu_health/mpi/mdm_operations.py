@@ -1,7 +1,10 @@
 """HAPI-MDM-style link management for data stewards; every operation takes and returns Parameters.
 
-Registered at the system level (``/fhir/$mdm-query-links``) and on Patient
-(``/fhir/Patient/$mdm-query-links``).
+Registered at the system level (``/fhir/$mdm-query-links``), on Patient
+(``/fhir/Patient/$mdm-query-links``) and on Person. Golden records are Persons:
+``goldenResourceId`` (and the golden ids of $mdm-not-duplicate and $mdm-merge-golden-resources)
+are ``Person/<id>`` (a bare id is accepted too); ``resourceId``/``sourceResourceId`` name source
+``Patient/<id>`` records.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from gansu_health.core.errors import BadRequest
 from gansu_health.fhir.operations import Handler, OperationCall, OperationRegistry, OperationResult
 from gansu_health.mpi import parameters as p
 from gansu_health.mpi import repository as repo
+from gansu_health.mpi.golden import GOLDEN_TYPE, golden_ref
 from gansu_health.mpi.repository import MATCH, POSSIBLE_MATCH, Link
 from gansu_health.mpi.service import mpi_of
 from gansu_health.mpi.stewardship import RESULTS, Stewardship
@@ -25,7 +29,7 @@ def _steward(call: OperationCall) -> Stewardship:
 
 
 def _link_part(link: Link, name: str = "link") -> dict[str, Any]:
-    parts = [p.part("goldenResourceId", f"Patient/{link.golden_id}"),
+    parts = [p.part("goldenResourceId", golden_ref(link.golden_id)),
              p.part("sourceResourceId", f"Patient/{link.source_id}"),
              p.part("matchResult", link.match_result), p.part("linkSource", link.link_source),
              p.part("version", link.version), p.part("modelVersion", link.model_version),
@@ -65,7 +69,7 @@ def _page(call: OperationCall, name: str, found: dict[str, list[Any]], links: li
 def _query(call: OperationCall, name: str, result: str | None, by_score: bool
            ) -> OperationResult:
     found = p.inputs(call)
-    golden = p.patient_id(found, "goldenResourceId") if "goldenResourceId" in found else None
+    golden = p.golden_id(found, "goldenResourceId") if "goldenResourceId" in found else None
     source = p.patient_id(found, "resourceId") if "resourceId" in found else None
     result = result or _choice(found, "matchResult", RESULTS)
     link_source = _choice(found, "linkSource", LINK_SOURCES)
@@ -91,7 +95,7 @@ def _set_link(call: OperationCall, must_exist: bool, default: str | None) -> Ope
     found = p.inputs(call)
     result = p.text(found, "matchResult", required=default is None) or default
     assert result is not None
-    link = _steward(call).set_link(call.conn, p.patient_id(found, "goldenResourceId"),
+    link = _steward(call).set_link(call.conn, p.golden_id(found, "goldenResourceId"),
                                    p.patient_id(found, "resourceId"), result,
                                    must_exist=must_exist)
     return OperationResult(p.parameters(_link_part(link)))
@@ -110,8 +114,8 @@ def create_link(call: OperationCall) -> OperationResult:
 def not_duplicate(call: OperationCall) -> OperationResult:
     """$mdm-not-duplicate: two golden records are different people; never propose them again."""
     found = p.inputs(call)
-    resolved = _steward(call).not_duplicate(call.conn, p.patient_id(found, "goldenResourceId"),
-                                            p.patient_id(found, "resourceId"))
+    resolved = _steward(call).not_duplicate(call.conn, p.golden_id(found, "goldenResourceId"),
+                                            p.golden_id(found, "resourceId"))
     return OperationResult(p.parameters(p.part("success", True), p.part("resolved", resolved)))
 
 
@@ -120,11 +124,11 @@ def merge(call: OperationCall) -> OperationResult:
     found = p.inputs(call)
     resource = (found.get("resource") or [None])[0]
     if resource is not None and not (isinstance(resource, dict) and
-                                     resource.get("resourceType") == "Patient"):
-        raise BadRequest("'resource' must be a Patient", expression="resource")
+                                     resource.get("resourceType") == GOLDEN_TYPE):
+        raise BadRequest(f"'resource' must be a {GOLDEN_TYPE}", expression="resource")
     merge_id, body = _steward(call).merge(
-        call.conn, p.patient_id(found, "fromGoldenResourceId"),
-        p.patient_id(found, "toGoldenResourceId"), resource)
+        call.conn, p.golden_id(found, "fromGoldenResourceId"),
+        p.golden_id(found, "toGoldenResourceId"), resource)
     return OperationResult(p.parameters(p.part("mergeId", merge_id), p.part("resource", body)))
 
 
@@ -132,7 +136,7 @@ def unmerge(call: OperationCall) -> OperationResult:
     """$mdm-unmerge: undo a merge (by mergeId, or the latest one of goldenResourceId)."""
     found = p.inputs(call)
     merge_id = p.integer(found, "mergeId", 0, low=1, high=2**62) if "mergeId" in found else None
-    golden = p.patient_id(found, "goldenResourceId") if "goldenResourceId" in found else None
+    golden = p.golden_id(found, "goldenResourceId") if "goldenResourceId" in found else None
     if merge_id is None and golden is None:
         raise BadRequest("Give mergeId or goldenResourceId", expression="mergeId")
     done, restored_from, restored_to = _steward(call).unmerge(call.conn, merge_id, golden)
@@ -144,14 +148,14 @@ def unmerge(call: OperationCall) -> OperationResult:
 def link_history(call: OperationCall) -> OperationResult:
     """$mdm-link-history: every recorded state of the links of golden and/or source records."""
     found = p.inputs(call)
-    goldens = [p.patient_id({"g": [v]}, "g") for v in found.get("goldenResourceId") or []]
+    goldens = [p.golden_id({"g": [v]}, "g") for v in found.get("goldenResourceId") or []]
     sources = [p.patient_id({"s": [v]}, "s") for v in found.get("resourceId") or []]
     if not goldens and not sources:
         raise BadRequest("Give goldenResourceId and/or resourceId",
                          expression="goldenResourceId")
     rows = repo.link_history(call.conn, golden_ids=goldens, source_ids=sources)
     out = [p.part("historical-link", [
-        p.part("linkId", int(r.link_id)), p.part("goldenResourceId", f"Patient/{r.golden_id}"),
+        p.part("linkId", int(r.link_id)), p.part("goldenResourceId", golden_ref(r.golden_id)),
         p.part("sourceResourceId", f"Patient/{r.source_id}"),
         p.part("matchResult", r.match_result), p.part("linkSource", r.link_source),
         p.part("action", r.action), p.part("reason", r.reason),
@@ -173,9 +177,10 @@ _OPERATIONS: tuple[tuple[str, Handler, bool, str], ...] = (
 
 
 def register(registry: OperationRegistry) -> None:
-    """Register the link-management operations at the system level and on Patient."""
+    """Register the link-management operations at the system level, on Patient and Person."""
     for name, handler, writes, description in _OPERATIONS:
         registry.register(name, handler, levels={"system"}, writes=writes,
                           get_allowed=not writes, description=description)
-        registry.register(name, handler, levels={"type"}, types={"Patient"}, writes=writes,
+        registry.register(name, handler, levels={"type"}, types={"Patient", GOLDEN_TYPE},
+                          writes=writes,
                           get_allowed=not writes, description=description)

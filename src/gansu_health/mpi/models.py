@@ -2,9 +2,10 @@
 
 ``mpi_record`` holds the matching features of each *source* Patient (never of golden records),
 ``mpi_block_key`` its blocking keys (candidate lookup is one indexed query on ``key``) and
-``mpi_identifier`` its identifiers (PIXm lookups). ``mpi_golden`` lists the golden records with
-their enterprise id; ``mpi_link`` ties sources to golden records (MATCH / POSSIBLE_MATCH /
-NO_MATCH, AUTO or MANUAL) and ``mpi_link_history`` keeps every change of a link.
+``mpi_identifier`` its identifiers (PIXm lookups). ``mpi_golden`` lists the golden records (the
+ids of their Person resources) with their enterprise id; ``mpi_link`` ties sources to golden
+records (MATCH / POSSIBLE_MATCH / NO_MATCH, AUTO or MANUAL) and ``mpi_link_history`` keeps
+every change of a link.
 ``mpi_merge`` records golden-record merges so that they can be undone, and ``mpi_not_duplicate``
 the pairs a data steward declared distinct.
 """

@@ -1,4 +1,10 @@
-"""Patient/$match (FHIR R4 and IHE PDQm ITI-119) and Patient/$ihe-pix (IHE PIXm ITI-83)."""
+"""Patient/$match (FHIR R4 and IHE PDQm ITI-119) and Patient/$ihe-pix (IHE PIXm ITI-83).
+
+$match scores golden Persons but answers Patients, as R4 and the PDQm Match Output Bundle ask:
+one ``match`` entry per matching golden Person, holding the source Patient that scored best
+against the input, with ``search.score`` and the match-grade extension. The Person itself is not
+in the Bundle; the Patient carries its enterprise id, and ``Person?patient=Patient/<id>`` finds it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from gansu_health.fhir.operations import OperationCall, OperationRegistry, Opera
 from gansu_health.mpi import parameters as p
 from gansu_health.mpi import repository as repo
 from gansu_health.mpi.engine import blocking_keys, features_from_patient
+from gansu_health.mpi.golden import golden_ref
 from gansu_health.mpi.service import mpi_of
 from gansu_health.mpi.settings import EMPI_SYSTEM
 
@@ -41,7 +48,7 @@ def _match_input(call: OperationCall) -> tuple[dict[str, Any], bool, int | None]
 
 
 def match(call: OperationCall) -> OperationResult:
-    """Patient/$match: golden records scored against the input Patient, best first."""
+    """Patient/$match: the best source Patient of each golden Person that matches, best first."""
     api = call.services
     mpi = mpi_of(api)
     resource, only_certain, count = _match_input(call)
@@ -54,12 +61,12 @@ def match(call: OperationCall) -> OperationResult:
     scored = scored[:count or mpi.settings.match_count]
     store = api.service.store
     loaded = {s.fid: s for s in store.load_many(
-        call.conn, store.rids_of(call.conn, [("Patient", s.golden_id) for s in scored])).values()}
-    entries = [{"fullUrl": f"{call.base_url}/Patient/{s.golden_id}",
-                "resource": loaded[s.golden_id].json(),
+        call.conn, store.rids_of(call.conn, [("Patient", s.source_id) for s in scored])).values()}
+    entries = [{"fullUrl": f"{call.base_url}/Patient/{s.source_id}",
+                "resource": loaded[s.source_id].json(),
                 "search": {"mode": "match", "score": s.score, "extension": [
                     {"url": MATCH_GRADE, "valueCode": s.grade}]}}
-               for s in scored if s.golden_id in loaded]
+               for s in scored if s.source_id in loaded]
     return OperationResult({"resourceType": "Bundle", "type": "searchset",
                             "total": len(entries), "entry": entries})
 
@@ -72,7 +79,11 @@ def _split_identifier(value: str | None) -> tuple[str, str]:
 
 
 def pix(call: OperationCall) -> OperationResult:
-    """Patient/$ihe-pix: the other identifiers and Patient records of the same person."""
+    """Patient/$ihe-pix: the other identifiers and Patient records of the same person.
+
+    ``targetId`` lists Patients; the golden ``Person/<id>`` is added only when ``targetSystem``
+    asks for the enterprise id explicitly.
+    """
     found = p.inputs(call)
     unknown = sorted(set(found) - PIX_INPUTS)
     if unknown:
@@ -93,17 +104,18 @@ def pix(call: OperationCall) -> OperationResult:
     sources = sorted({link.source_id for g in goldens
                       for link in repo.links_of(conn, golden_id=g, result=repo.MATCH)})
     out: list[dict[str, Any]] = []
-    ids: list[str] = []
+    refs: list[str] = []
     if not targets or EMPI_SYSTEM in targets:
         for g in goldens:
             row = repo.golden(conn, g)
             out.append(p.part("targetIdentifier", {"system": EMPI_SYSTEM, "value": row.empi_id}))
-            ids.append(g)
+            if EMPI_SYSTEM in targets:
+                refs.append(golden_ref(g))
     for fid, sys, val in repo.identifiers_of(conn, sources):
         if (sys, val) != (system, value) and (not targets or sys in targets):
             out.append(p.part("targetIdentifier", {"system": sys, "value": val}))
-            ids.append(fid)
-    out += [p.part("targetId", {"reference": f"Patient/{fid}"}) for fid in dict.fromkeys(ids)]
+            refs.append(f"Patient/{fid}")
+    out += [p.part("targetId", {"reference": ref}) for ref in dict.fromkeys(refs)]
     return OperationResult(p.parameters(*out))
 
 
@@ -125,6 +137,6 @@ def register(registry: OperationRegistry) -> None:
     """Register $match and $ihe-pix on Patient."""
     registry.register("match", match, levels={"type"}, types={"Patient"}, writes=False,
                       get_allowed=False,
-                      description="FHIR R4 / IHE PDQm ITI-119: score golden records")
+                      description="FHIR R4 / IHE PDQm ITI-119: score patients via golden records")
     registry.register("ihe-pix", pix, levels={"type"}, types={"Patient"},
                       description="IHE PIXm ITI-83: cross-reference patient identifiers")

@@ -45,14 +45,24 @@ def text(found: dict[str, list[Any]], name: str, *, required: bool = False) -> s
     return str(value)
 
 
-def patient_id(found: dict[str, list[Any]], name: str) -> str:
-    """Return a required Patient id, accepting ``Patient/123`` or ``123``."""
+def reference_id(found: dict[str, list[Any]], name: str, rtype: str) -> str:
+    """Return a required id of an ``rtype`` resource, accepting ``<rtype>/123`` or ``123``."""
     value = text(found, name, required=True)
     assert value is not None
-    fid = value.rsplit("/_history", 1)[0].removeprefix("Patient/")
+    fid = value.rsplit("/_history", 1)[0].removeprefix(f"{rtype}/")
     if "/" in fid or not fid:
-        raise BadRequest(f"'{value}' is not a Patient reference", expression=name)
+        raise BadRequest(f"'{value}' is not a {rtype} reference", expression=name)
     return fid
+
+
+def patient_id(found: dict[str, list[Any]], name: str) -> str:
+    """Return a required Patient id, accepting ``Patient/123`` or ``123``."""
+    return reference_id(found, name, "Patient")
+
+
+def golden_id(found: dict[str, list[Any]], name: str) -> str:
+    """Return a required golden record id, accepting ``Person/123`` or ``123``."""
+    return reference_id(found, name, "Person")
 
 
 def integer(found: dict[str, list[Any]], name: str, default: int, *, low: int = 0,

@@ -365,13 +365,11 @@ def link_by_id(conn: Connection, link_id: int) -> Link | None:
 
 
 def unindexed_patients(conn: Connection, after_rid: int, limit: int) -> list[int]:
-    """Return row ids of live Patients that are neither indexed sources nor golden records."""
+    """Return row ids of live Patients that are not indexed sources (goldens are Persons)."""
     query = (select(resource.c.rid)
              .outerjoin(mpi_record, mpi_record.c.patient_id == resource.c.fid)
-             .outerjoin(mpi_golden, mpi_golden.c.golden_id == resource.c.fid)
              .where(resource.c.rtype == "Patient", resource.c.deleted.is_(False),
-                    resource.c.rid > after_rid, mpi_record.c.patient_id.is_(None),
-                    mpi_golden.c.golden_id.is_(None))
+                    resource.c.rid > after_rid, mpi_record.c.patient_id.is_(None))
              .order_by(resource.c.rid).limit(limit))
     return [r.rid for r in conn.execute(query)]
 

@@ -1,9 +1,10 @@
-"""Registration with matching: the Patient write hooks, golden records and their survivorship.
+"""Registration with matching: the write hooks, golden Person records and their survivorship.
 
 The before-write hook validates the resident id, matches the record and writes the enterprise id
 into the body (so the hospital gets it back); the after-write hook, which knows the logical id,
 stores features, blocking keys and links and refreshes the golden records. Both run inside the
-request's transaction, which commits or rolls back everything together.
+request's transaction, which commits or rolls back everything together. The Person hooks keep
+clients from writing or deleting the golden records, which only the MPI maintains.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from gansu_health.fhir.storage.repository import ResourceStore, Stored, new_id
 from gansu_health.mpi import repository as repo
 from gansu_health.mpi.engine import Features, Matcher, blocking_keys, features_from_patient
 from gansu_health.mpi.golden import (
+    GOLDEN_TYPE,
     SourceView,
     build_golden,
     is_golden,
@@ -89,7 +91,7 @@ class MpiService:
 
     @contextmanager
     def internal(self, conn: Connection) -> Iterator[None]:
-        """Mark writes made by the MPI itself (golden records), which the hooks let through."""
+        """Mark writes made by the MPI itself (golden Persons), which the hooks let through."""
         conn.info[_INTERNAL] = conn.info.get(_INTERNAL, 0) + 1
         try:
             yield
@@ -106,21 +108,49 @@ class MpiService:
         return pending
 
     def write_golden(self, conn: Connection, body: dict[str, Any]) -> Stored:
-        """Store a golden record version."""
+        """Store a golden Person version."""
         with self.internal(conn):
             return self.store.write(conn, body, fid=body["id"])
 
+    def read_golden(self, conn: Connection, golden_id: str) -> dict[str, Any]:
+        """Return the current golden Person body."""
+        return self.store.read(conn, GOLDEN_TYPE, golden_id).json()
+
+    def lock_golden(self, conn: Connection, golden_id: str) -> None:
+        """Lock a golden Person row against concurrent changes (PostgreSQL)."""
+        self.store.current(conn, GOLDEN_TYPE, golden_id, lock=True)
+
     # ---- the write hooks
 
-    def before_write(self, conn: Connection, body: dict[str, Any], is_new: bool) -> None:
-        """Validate, match and stamp the enterprise id on a source Patient about to be stored."""
+    def before_person_write(self, conn: Connection, body: dict[str, Any], is_new: bool) -> None:
+        """Refuse client writes of golden Persons (and of Persons claiming to be one)."""
         if conn.info.get(_INTERNAL):
             return
         fid = body.get("id")
         if is_golden(body) or (fid and repo.golden(conn, str(fid)) is not None):
             raise UnprocessableEntity(
                 "Golden records are maintained by the master patient index; use the $mdm-* "
-                "operations", expression="Patient.meta.tag")
+                "operations", expression="Person.meta.tag")
+
+    def after_person_write(self, conn: Connection, stored: list[Stored]) -> None:
+        """Refuse client deletions of golden Persons."""
+        if conn.info.get(_INTERNAL):
+            return
+        for item in stored:
+            if item.deleted and repo.golden(conn, item.fid) is not None:
+                raise UnprocessableEntity(
+                    f"Person/{item.fid} is a golden record; it cannot be deleted",
+                    expression="Person")
+
+    def before_write(self, conn: Connection, body: dict[str, Any], is_new: bool) -> None:
+        """Validate, match and stamp the enterprise id on a source Patient about to be stored."""
+        if conn.info.get(_INTERNAL):
+            return
+        fid = body.get("id")
+        if is_golden(body):
+            raise UnprocessableEntity(
+                "Golden records are Person resources maintained by the master patient index; "
+                "a Patient cannot carry their tag", expression="Patient.meta.tag")
         check, features, keys, identifiers = prepare(
             body, reject=self.settings.identity_policy == "reject")
         repo.lock_keys(conn, keys)
@@ -198,7 +228,7 @@ class MpiService:
                ) -> tuple[str, str]:
         """Lock a golden record against concurrent merges; return (id, enterprise id)."""
         while True:
-            self.store.current(conn, "Patient", golden_id, lock=True)
+            self.lock_golden(conn, golden_id)
             row = repo.golden(conn, golden_id)
             if row is None:  # created earlier in this transaction
                 return golden_id, next(p.decision.empi_id for p in pending
@@ -260,11 +290,6 @@ class MpiService:
         return after
 
     def _forget(self, conn: Connection, fid: str, refresh: list[str]) -> None:
-        if repo.golden(conn, fid) is not None:
-            if conn.info.get(_INTERNAL):
-                return
-            raise UnprocessableEntity(f"Patient/{fid} is a golden record; it cannot be deleted",
-                                      expression="Patient")
         for link in repo.links_of(conn, source_id=fid):
             repo.delete_link(conn, self.node, link, "source-deleted")
             self.emit(conn, "mpi.link.deleted", link_payload(link))
@@ -276,36 +301,34 @@ class MpiService:
 
     def sources(self, conn: Connection, golden_id: str) -> list[SourceView]:
         """Return the source records linked to a golden record (MATCH links)."""
-        fids = [link.source_id for link in repo.links_of(conn, golden_id=golden_id,
-                                                         result=MATCH)]
+        manual = {link.source_id: link.link_source == MANUAL
+                  for link in repo.links_of(conn, golden_id=golden_id, result=MATCH)}
+        fids = list(manual)
         loaded = self.store.load_many(conn, self.store.rids_of(
             conn, [("Patient", fid) for fid in fids]))
         info = repo.records(conn, fids)
-        return [SourceView(s.fid, s.json(), info.get(s.fid, (b"", True, 0))[1], s.updated_us)
-                for s in loaded.values()]
+        return [SourceView(s.fid, s.json(), info.get(s.fid, (b"", True, 0))[1], s.updated_us,
+                           manual[s.fid]) for s in loaded.values()]
 
     def golden_body(self, conn: Connection, golden_id: str) -> dict[str, Any] | None:
-        """Build the current survivorship view of an active golden record."""
+        """Build the current survivorship view (a Person) of an active golden record."""
         row = repo.golden(conn, golden_id)
         if row is None or row.status != "active":
             return None
         absorbed = repo.absorbed(conn, golden_id)
         sources = self.sources(conn, golden_id)
-        body = build_golden(golden_id, row.empi_id, sources,
+        return build_golden(golden_id, row.empi_id, sources,
                             old_empi_ids=[e for _, e in absorbed],
                             replaces=[g for g, _ in absorbed])
-        if not sources:
-            body["active"] = False
-        return body
 
     def refresh_golden(self, conn: Connection, golden_id: str) -> None:
-        """Rewrite a golden record when its sources changed its survivorship view."""
+        """Rewrite a golden Person when its sources changed its survivorship view."""
         body = self.golden_body(conn, golden_id)
         if body is None:
             return
-        current = self.store.current(conn, "Patient", golden_id)
+        current = self.store.current(conn, GOLDEN_TYPE, golden_id)
         if current is not None and not current[2] and same_content(
-                self.store.read(conn, "Patient", golden_id).json(), body):
+                self.read_golden(conn, golden_id), body):
             return
         self.write_golden(conn, body)
 

@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 
 from gansu_health.core.errors import BadRequest, Conflict, NotFound, UnprocessableEntity
 from gansu_health.mpi import repository as repo
-from gansu_health.mpi.golden import DEMOGRAPHICS, redirected, same_content
+from gansu_health.mpi.golden import DEMOGRAPHICS, GOLDEN_TYPE, golden_ref, redirected, same_content
 from gansu_health.mpi.repository import AUTO, MANUAL, MATCH, NO_MATCH, POSSIBLE_MATCH, Link
 from gansu_health.mpi.service import MpiService, link_payload
 
@@ -24,13 +24,13 @@ class Stewardship:
 
     def active_golden(self, conn: Connection, golden_id: str, param: str) -> Any:
         """Lock an active golden record and return its row, or raise naming ``param``."""
-        self.mpi.store.current(conn, "Patient", golden_id, lock=True)
+        self.mpi.lock_golden(conn, golden_id)
         row = repo.golden(conn, golden_id)
         if row is None:
-            raise NotFound(f"Patient/{golden_id} is not a golden record", expression=param)
+            raise NotFound(f"{golden_ref(golden_id)} is not a golden record", expression=param)
         if row.status != "active":
-            raise UnprocessableEntity(f"Patient/{golden_id} was merged into "
-                                      f"Patient/{row.redirect_to}", expression=param)
+            raise UnprocessableEntity(f"{golden_ref(golden_id)} was merged into "
+                                      f"{golden_ref(row.redirect_to)}", expression=param)
         return row
 
     def source(self, conn: Connection, source_id: str, param: str) -> str:
@@ -52,13 +52,13 @@ class Stewardship:
         existing = next(iter(repo.links_of(conn, source_id=source_id, golden_id=golden_id)),
                         None)
         if must_exist and existing is None:
-            raise NotFound(f"No link between Patient/{source_id} and Patient/{golden_id}",
+            raise NotFound(f"No link between Patient/{source_id} and {golden_ref(golden_id)}",
                            expression="resourceId")
         score = existing.score if existing else None
         grade = existing.grade if existing else None
         refresh: list[str] = []
         if result == MATCH and golden_id in self._distinct(conn, source_id):
-            raise Conflict(f"Patient/{golden_id} was declared not a duplicate of this source's "
+            raise Conflict(f"{golden_ref(golden_id)} was declared not a duplicate of this source's "
                            f"golden record", expression="goldenResourceId")
         was_match = existing is not None and existing.match_result == MATCH
         if result != MATCH and was_match and len(
@@ -110,13 +110,13 @@ class Stewardship:
             raise BadRequest("Cannot merge a golden record into itself",
                              expression="toGoldenResourceId")
         for fid in sorted((from_id, to_id)):  # one lock order for concurrent merges
-            self.mpi.store.current(conn, "Patient", fid, lock=True)
+            self.mpi.lock_golden(conn, fid)
         from_row = self.active_golden(conn, from_id, "fromGoldenResourceId")
         self.active_golden(conn, to_id, "toGoldenResourceId")
         if repo.is_not_duplicate(conn, from_id, to_id):
             raise Conflict("These golden records were declared not duplicates",
                            expression="fromGoldenResourceId")
-        versions = [self.mpi.store.read(conn, "Patient", g).version for g in (from_id, to_id)]
+        versions = [self.mpi.store.read(conn, GOLDEN_TYPE, g).version for g in (from_id, to_id)]
         to_sources = {link.source_id for link in repo.links_of(conn, golden_id=to_id,
                                                                result=MATCH)}
         moved: list[int] = []
@@ -136,17 +136,17 @@ class Stewardship:
         repo.set_golden_status(conn, from_id, "redirected", to_id)
         merge_id = repo.insert_merge(conn, self.mpi.node, from_id, to_id, versions[0],
                                      versions[1], {"moved": moved, "removed": removed})
-        old = self.mpi.store.read(conn, "Patient", from_id).json()
+        old = self.mpi.read_golden(conn, from_id)
         self.mpi.write_golden(conn, redirected(old, to_id))
         body = self.mpi.golden_body(conn, to_id)
         assert body is not None
         if resource:
-            body.update({k: resource[k] for k in DEMOGRAPHICS if k in resource})
+            body.update({k: resource[k] for k in (*DEMOGRAPHICS, "telecom") if k in resource})
         self.mpi.write_golden(conn, body)
         self.mpi.emit(conn, "mpi.golden.merged", {
             "mergeId": merge_id, "fromGoldenId": from_id, "toGoldenId": to_id,
             "fromEmpiId": from_row.empi_id, "movedLinks": moved})
-        return merge_id, self.mpi.store.read(conn, "Patient", to_id).json()
+        return merge_id, self.mpi.read_golden(conn, to_id)
 
     def unmerge(self, conn: Connection, merge_id: int | None, golden_id: str | None
                 ) -> tuple[int, dict[str, Any], dict[str, Any]]:
@@ -156,9 +156,9 @@ class Stewardship:
             raise NotFound("No merge to undo", expression="mergeId" if merge_id else
                            "goldenResourceId")
         for fid in sorted((row.from_id, row.to_id)):
-            self.mpi.store.current(conn, "Patient", fid, lock=True)
+            self.mpi.lock_golden(conn, fid)
         if repo.golden(conn, row.to_id).status != "active":
-            raise Conflict(f"Patient/{row.to_id} was merged again later; undo that merge first",
+            raise Conflict(f"{golden_ref(row.to_id)} was merged again later; undo that merge first",
                            expression="mergeId")
         data = orjson.loads(row.moved)
         repo.set_golden_status(conn, row.from_id, "active", None)
@@ -174,11 +174,11 @@ class Stewardship:
         repo.mark_undone(conn, row.id)
         restored = []
         for fid, version in ((row.from_id, row.from_version), (row.to_id, row.to_version)):
-            before = self.mpi.store.vread(conn, "Patient", fid, version).json()
-            if not same_content(self.mpi.store.read(conn, "Patient", fid).json(), before):
+            before = self.mpi.store.vread(conn, GOLDEN_TYPE, fid, version).json()
+            if not same_content(self.mpi.read_golden(conn, fid), before):
                 self.mpi.write_golden(conn, before)
             self.mpi.refresh_golden(conn, fid)
-            restored.append(self.mpi.store.read(conn, "Patient", fid).json())
+            restored.append(self.mpi.read_golden(conn, fid))
         self.mpi.emit(conn, "mpi.golden.unmerged", {
             "mergeId": row.id, "fromGoldenId": row.from_id, "toGoldenId": row.to_id})
         return int(row.id), restored[0], restored[1]

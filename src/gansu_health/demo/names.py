@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from gansu_health.demo.bundle import Resource
+from gansu_health.mpi.engine.text import given_pinyin, surname_pinyin
 from gansu_health.mpi.resident_id import Sex
 
 
@@ -33,25 +32,11 @@ def name_tables() -> dict[str, Any]:
     return data
 
 
-@cache
-def _pinyin() -> Callable[[str], str] | None:
-    try:
-        module = importlib.import_module("pypinyin")
-    except ImportError:
-        return None
-    lazy = module.lazy_pinyin
-    style = module.Style.NORMAL
-
-    def convert(text: str) -> str:
-        return " ".join(part.capitalize() for part in lazy(text.replace("·", " "), style=style))
-
-    return convert
-
-
-def pinyin_of(text: str) -> str | None:
-    """Return the capitalised pinyin of ``text``, or None when pypinyin is not installed."""
-    convert = _pinyin()
-    return convert(text) if convert is not None else None
+def pinyin_of(name: PersonName) -> str:
+    """Return the name in capitalised pinyin, reading surnames as surnames (单 → Shan)."""
+    family = "".join(surname_pinyin(name.family).split()).capitalize() if name.family else ""
+    given = ["".join(given_pinyin(g).split()).capitalize() for g in name.given]
+    return " ".join(part for part in (family, *given) if part)
 
 
 def ethnicity_for(county_code: str, rng: random.Random) -> str:
@@ -114,12 +99,10 @@ class NameGenerator:
 
 
 def human_names(name: PersonName) -> list[Resource]:
-    """Return FHIR HumanNames: the official Hanzi name and, with pypinyin, a pinyin one."""
+    """Return FHIR HumanNames: the official Hanzi name and its pinyin."""
     official: Resource = {"use": "official", "text": name.text, "given": list(name.given)}
     if name.family:
         official["family"] = name.family
     result = [official]
-    pinyin = pinyin_of(name.text)
-    if pinyin:
-        result.append({"use": "usual", "text": pinyin})
+    result.append({"use": "usual", "text": pinyin_of(name)})
     return result

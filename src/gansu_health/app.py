@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from gansu_health import __version__
 from gansu_health.core.database import build_engine
@@ -21,6 +21,19 @@ from gansu_health.fhir.rest.dispatch import FHIR_JSON, FhirApi, FhirRequest
 from gansu_health.fhir.setup import build_fhir_api
 
 log = logging.getLogger(__name__)
+LANDING = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>甘肃省互联网+医疗健康平台 · gansu-health</title></head>
+<body style="font-family: sans-serif; max-width: 40rem; margin: 2rem auto; line-height: 1.6">
+<h1>甘肃省互联网+医疗健康平台</h1>
+<p>Gansu provincial Internet + Healthcare platform — node {node}</p>
+<ul>
+<li><a href="/fhir/metadata">FHIR R4 能力声明 CapabilityStatement</a></li>
+<li><a href="/fhir/Patient?_count=10">居民 Patients</a> ·
+    <a href="/fhir/Organization?_count=20">医疗机构 Organizations</a> ·
+    <a href="/fhir/Practitioner?_count=10">医务人员 Practitioners</a></li>
+<li><a href="/docs">API 文档 API docs</a></li>
+</ul></body></html>"""
 FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
@@ -74,6 +87,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     endpoint = _fhir_endpoint(api, settings.max_body_bytes)
     app.add_route("/fhir", endpoint, methods=FHIR_METHODS, include_in_schema=False)
     app.add_route("/fhir/{path:path}", endpoint, methods=FHIR_METHODS, include_in_schema=False)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> HTMLResponse:
+        """Point people at what this node serves until the citizen app arrives."""
+        return HTMLResponse(LANDING.format(node=settings.node_id))
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:

@@ -171,3 +171,9 @@ def test_validate_operation(client: TestClient) -> None:
     bad = client.post("/fhir/Patient/$validate", json={**PATIENT, "gender": "x"})
     assert bad.json()["issue"][0]["severity"] == "error"
     assert bad.json()["issue"][0]["expression"] == ["Patient.gender"]
+
+
+def test_landing_page_points_at_the_api(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert 'href="/fhir/metadata"' in page.text and "甘肃省" in page.text

@@ -245,8 +245,9 @@ def test_total_summary_elements(client: TestClient) -> None:
     assert "total" not in plain
     counted = client.get(f"/fhir/Patient?_tag={TAG}&_count=1&_total=accurate").json()
     assert counted["total"] == 4
-    count_only = client.get(f"/fhir/Patient?_tag={TAG}&_summary=count").json()
+    count_only = client.get(f"/fhir/Patient?_tag={TAG}&_summary=count&_count=1").json()
     assert count_only["total"] == 4 and "entry" not in count_only
+    assert [link["relation"] for link in count_only["link"]] == ["self"]
     elements = client.get("/fhir/Patient?_id=s-p1&_elements=gender").json()["entry"][0]
     assert set(elements["resource"]) == {"resourceType", "id", "meta", "gender"}
     assert elements["resource"]["meta"]["tag"][-1]["code"] == "SUBSETTED"

@@ -135,6 +135,8 @@ class SearchEngine:
 
     def search(self, conn: Connection, req: SearchRequest) -> SearchResult:
         """Return one page of matches with includes."""
+        if req.summary == "count" or req.count == 0:
+            return SearchResult([], total=self.count(conn, req))
         res = resource.alias("res")
         keys = self._sort_keys(req, res)
         conds = self.where(req, res, conn)
@@ -155,7 +157,7 @@ class SearchEngine:
         if len(rows) > req.count:
             last = rows[req.count - 1]
             result.next_cursor = encode_cursor([*last[5:], last.rid])
-        if req.total == "accurate" or req.summary == "count" or req.count == 0:
+        if req.total == "accurate":
             result.total = self.count(conn, req)
         elif req.cursor is None and result.next_cursor is None:
             result.total = len(result.matches)

@@ -269,3 +269,41 @@ def test_post_search_and_strictness(client: TestClient) -> None:
     assert bad_mod.status_code == 400
     bad_date = client.get("/fhir/Patient?birthdate=ge19xx")
     assert bad_date.status_code == 400
+
+
+def test_date_windows_on_single_and_multi_valued_parameters(client: TestClient) -> None:
+    """A window ge…&lt… matches exactly, for periods, instants and several values per resource."""
+    def enc(eid: str, start: str, end: str | None) -> dict[str, Any]:
+        period = {"start": start, **({"end": end} if end else {})}
+        return {"resourceType": "Encounter", "id": eid, "status": "finished",
+                "class": {"code": "AMB"}, "period": period,
+                "meta": {"tag": [{"system": "urn:test", "code": "window"}]}}
+
+    _put(client, enc("w-day", "2019-05-20T08:00:00+08:00", "2019-05-20T09:00:00+08:00"))
+    _put(client, enc("w-long", "2010-01-01", "2019-05-25"))  # years long, ends in the window
+    _put(client, enc("w-open", "2019-06-01", None))  # open-ended
+    _put(client, enc("w-before", "2019-04-01", "2019-04-02"))
+    _put(client, {"resourceType": "MedicationAdministration", "id": "w-multi",
+                  "status": "completed", "medicationCodeableConcept": {"text": "x"},
+                  "subject": {"reference": "Patient/s-p1"},
+                  "effectivePeriod": {"start": "2019-01-01", "end": "2019-01-02"}})
+    window = "date=ge2019-05-17&date=lt2019-06-16&_tag=window"
+    assert _ids(client, f"Encounter?{window}") == {"w-day", "w-long", "w-open"}
+    assert _ids(client, "Encounter?date=gt2019-05-20&date=le2019-05-31&_tag=window") == {
+        "w-long"}
+    assert _ids(client, "Encounter?date=gt2019-05-20&date=le2019-06-01&_tag=window") == {
+        "w-long", "w-open"}
+    assert _ids(client, "Encounter?date=sa2019-05-19&date=eb2019-06-02&_tag=window") == {
+        "w-day"}
+    assert _ids(client, "Encounter?date=ge2019-04-02&date=lt2019-04-03&_tag=window") == {
+        "w-before", "w-long"}
+    # a Timing with two events satisfies ge and lt through different values
+    _put(client, {"resourceType": "CarePlan", "id": "w-plan", "status": "active",
+                  "intent": "plan", "subject": {"reference": "Patient/s-p1"},
+                  "period": {"start": "2019-01-01", "end": "2019-01-31"},
+                  "activity": [{"detail": {"status": "scheduled", "scheduledTiming": {
+                      "event": ["2019-01-05", "2019-03-05"]}}}]})
+    assert _ids(client, "CarePlan?activity-date=ge2019-03-01&activity-date=lt2019-01-10"
+                ) == {"w-plan"}
+    assert _ids(client, "CarePlan?activity-date=ge2019-04-01&activity-date=lt2019-03-01"
+                ) == set()

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, false, func, not_, or_, select, tuple_
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    false,
+    func,
+    intersect,
+    not_,
+    or_,
+    select,
+    tuple_,
+    union,
+)
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
@@ -13,6 +26,8 @@ from gansu_health.core.errors import BadRequest
 from gansu_health.fhir.definitions import SearchParamDef
 from gansu_health.fhir.search.params import Criterion, split_escaped, unescape
 from gansu_health.fhir.search.values import (
+    SPAN_LIMITS,
+    UNBOUNDED_SPAN,
     date_range,
     decimal_range,
     normalize_string,
@@ -80,6 +95,65 @@ class CriteriaBuilder:
         code = param.code + (":identifier" if crit.modifier == "identifier" else "")
         values = [self._value_cond(param, crit.modifier, v, table) for v in crit.values]
         return table, [table.c.rtype == rtype, table.c.param == code, or_(*values)]
+
+    @staticmethod
+    def pair_windows(criteria: list[Criterion]
+                     ) -> tuple[list[tuple[Criterion, Criterion]], list[Criterion]]:
+        """Pair ``date=ge…`` with ``date=lt…`` on one parameter; return (pairs, the rest)."""
+        lowers: dict[str, Criterion] = {}
+        uppers: dict[str, Criterion] = {}
+        for crit in criteria:
+            p = crit.param
+            if (p is None or p.type != "date" or p.code == "_lastUpdated" or crit.modifier
+                    or crit.chains or crit.has is not None or len(crit.values) != 1):
+                continue
+            prefix = _prefix(crit.values[0])[0]
+            side = lowers if prefix in ("ge", "gt", "sa") else \
+                uppers if prefix in ("le", "lt", "eb") else None
+            if side is not None:
+                side.setdefault(p.code, crit)
+        pairs = [(lowers[c], uppers[c]) for c in lowers if c in uppers]
+        paired = {id(c) for pair in pairs for c in pair}
+        return pairs, [c for c in criteria if id(c) not in paired]
+
+    def window(self, rtype: str, lower: Criterion, upper: Criterion, res: FromClause) -> Cond:
+        """Match a date window as bounded scans of the ``(span, lo)`` index, exactly.
+
+        A row that satisfies both bounds has ``lo`` between the window's start minus its span
+        class's width and the window's end; resources with several values for the parameter may
+        satisfy the bounds with different values, so those are matched separately.
+        """
+        assert lower.param is not None
+        table = INDEX_TABLES["date"]
+        code = lower.param.code
+        low = self._date_cond(lower.values[0], table.c.lo, table.c.hi)
+        high = self._date_cond(upper.values[0], table.c.lo, table.c.hi)
+        lo_min, lo_max = self._lo_bounds(lower.values[0], upper.values[0])
+        bounded = [and_(table.c.span == c, table.c.lo >= lo_min(width), table.c.lo <= lo_max)
+                   for c, width in enumerate(SPAN_LIMITS)]
+        bounded.append(and_(table.c.span == UNBOUNDED_SPAN, table.c.lo <= lo_max))
+        base = (table.c.rtype == rtype, table.c.param == code)
+        # one branch per span class, so each is a bounded scan of (rtype, param, multi, span, lo)
+        singles = [select(table.c.rid).where(*base, table.c.multi.is_(False), cond, low, high)
+                   for cond in bounded]
+        several = [select(table.c.rid).where(*base, table.c.multi.is_(True), cond)
+                   for cond in (low, high)]
+        both = intersect(*several).subquery()
+        return res.c.rid.in_(union(*singles, select(both.c.rid)))
+
+    def _lo_bounds(self, lower: str, upper: str) -> tuple[Callable[[int], int], int]:
+        low_prefix, low_value = _prefix(lower)
+        high_prefix, high_value = _prefix(upper)
+        low_range = date_range(low_value, self.default_tz)
+        high_range = date_range(high_value, self.default_tz)
+        if low_range is None or high_range is None:
+            raise BadRequest(f"'{lower}' or '{upper}' is not a valid date")
+        # the lower bound is on hi (ge, gt) or on lo itself (sa); lo never exceeds hi
+        start = low_range[0] if low_prefix == "ge" else low_range[1] + 1
+        lo_max = high_range[1] if high_prefix == "le" else high_range[0] - 1
+        if low_prefix == "sa":
+            return (lambda _width: start), lo_max
+        return (lambda width: start - width), lo_max
 
     def probe(self, rtype: str, crit: Criterion, res: FromClause) -> Cond:
         """Return a correlated EXISTS for a simple criterion (cheap per candidate row)."""

@@ -65,22 +65,25 @@ class SearchEngine:
         row-id list and the others become correlated probes, instead of materialising every
         list (the cost of ``status=final&category=vital-signs`` on big tables).
         """
-        simple = [c for c in req.criteria if self.builder.simple(c)]
+        pairs, criteria = self.builder.pair_windows(req.criteria)
+        simple = [c for c in criteria if self.builder.simple(c)]
         probes: set[int] = set()
         scan = False
-        if conn is not None and (len(simple) > 1 or (simple and not req.sort)):
+        if conn is not None and (len(simple) > 1 or (simple and not req.sort and not pairs)):
             sizes = {id(c): self.builder.estimate(conn, req.rtype, c, ESTIMATE_CAP)
                      for c in simple}
             driver = min(simple, key=lambda c: sizes[id(c)])
             # when even the best list is long, walking the type in row order with probes
-            # stops as soon as a page is full
-            scan = sizes[id(driver)] >= ESTIMATE_CAP
-            probes = {id(c) for c in simple if scan or (
+            # stops as soon as a page is full; a date window is a short list of its own
+            scan = sizes[id(driver)] >= ESTIMATE_CAP and not pairs
+            probes = {id(c) for c in simple if scan or pairs or (
                 c is not driver and sizes[id(c)] > sizes[id(driver)])}
-        conds = [self.builder.probe(req.rtype, c, res) if id(c) in probes
-                 else self.builder.condition(req.rtype, c, res) for c in req.criteria]
+        conds = [self.builder.window(req.rtype, low, high, res) for low, high in pairs]
+        conds += [self.builder.probe(req.rtype, c, res) if id(c) in probes
+                  else self.builder.condition(req.rtype, c, res) for c in criteria]
         conds.append(res.c.deleted.is_(False))
-        if scan or not any(self.builder.drives(c) and id(c) not in probes for c in req.criteria):
+        if scan or (not pairs and not any(self.builder.drives(c) and id(c) not in probes
+                                         for c in criteria)):
             # without an index subquery to start from, scan the type; with one, naming the type
             # would tempt SQLite into that scan instead of following the matching row ids
             conds.append(res.c.rtype == req.rtype)

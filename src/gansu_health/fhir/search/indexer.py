@@ -17,7 +17,12 @@ from gansu_health.fhir.definitions import (
     search_parameters,
 )
 from gansu_health.fhir.search import paths
-from gansu_health.fhir.search.values import date_range, normalize_string, split_reference
+from gansu_health.fhir.search.values import (
+    date_range,
+    normalize_string,
+    span_class,
+    split_reference,
+)
 
 log = logging.getLogger(__name__)
 Row = tuple[Any, ...]
@@ -144,15 +149,19 @@ class Indexer:
     def _emit(self, out: dict[str, list[Row]], ptype: str, code: str, nodes: Iterable[Node],
               system: str | None, grp: int) -> None:
         convert = getattr(self, f"_{ptype}")
-        rows = out.setdefault(ptype, [])
+        emitted: list[Row] = []
         for value, vtype in nodes:
-            rows.extend((code, grp, *vals) for vals in convert(value, vtype, system))
+            emitted.extend((code, grp, *vals) for vals in convert(value, vtype, system))
             if ptype == "reference" and isinstance(value, dict):
                 ident = value.get("identifier")
                 if isinstance(ident, dict) and ident.get("value") is not None:
                     out.setdefault("token", []).append(
                         (f"{code}:identifier", grp, ident.get("system"),
                          str(ident["value"])[:255], None))
+        if ptype == "date":
+            multi = len(emitted) > 1
+            emitted = [(*row, span_class(row[2], row[3]), multi) for row in emitted]
+        out.setdefault(ptype, []).extend(emitted)
 
     @staticmethod
     def _token(value: Any, vtype: str | None, system: str | None) -> list[Row]:

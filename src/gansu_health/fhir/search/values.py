@@ -111,3 +111,18 @@ def split_reference(ref: str, base_url: str) -> tuple[str | None, str | None, st
     if len(parts) >= 2 and parts[-2][:1].isupper():
         return parts[-2], parts[-1], url
     return None, None, url or ref
+
+
+DAY_US = 86_400_000_000
+# the widest range (µs) of each span class; the last class is unbounded
+SPAN_LIMITS = (DAY_US, 32 * DAY_US, 367 * DAY_US, 3_660 * DAY_US)
+UNBOUNDED_SPAN = len(SPAN_LIMITS)
+
+
+def span_class(lo: int, hi: int) -> int:
+    """Return the span class of an inclusive [lo, hi] range."""
+    width = hi - lo
+    for i, limit in enumerate(SPAN_LIMITS):
+        if width <= limit:
+            return i
+    return UNBOUNDED_SPAN

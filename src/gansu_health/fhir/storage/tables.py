@@ -19,6 +19,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    true,
 )
 
 from gansu_health.core.database import BIGID, metadata
@@ -97,8 +98,14 @@ idx_date = _index_table(
     "idx_date",
     Column("lo", BigInteger, nullable=False),
     Column("hi", BigInteger, nullable=False),
+    # how wide the range is (see search.values.span_class) and whether the resource has other
+    # values for the parameter: together they turn a window ge…&lt… into bounded index scans
+    Column("span", SmallInteger, nullable=False, server_default="4"),
+    Column("multi", Boolean, nullable=False, server_default=true()),
     keys=("lo", "hi"),
 )
+Index("ix_idx_date_window", idx_date.c.rtype, idx_date.c.param, idx_date.c.multi,
+      idx_date.c.span, idx_date.c.lo)
 idx_number = _index_table(
     "idx_number",
     Column("value", Float, nullable=False),

@@ -23,11 +23,14 @@ def upgrade() -> None:
     sa.Column('param', sa.String(length=96).with_variant(sa.String(length=96, collation='C'), 'postgresql'), nullable=False),
     sa.Column('grp', sa.SmallInteger(), nullable=False),
     sa.Column('lo', sa.BigInteger(), nullable=False),
-    sa.Column('hi', sa.BigInteger(), nullable=False)
+    sa.Column('hi', sa.BigInteger(), nullable=False),
+    sa.Column('span', sa.SmallInteger(), server_default='4', nullable=False),
+    sa.Column('multi', sa.Boolean(), server_default=sa.true(), nullable=False)
     )
     with op.batch_alter_table('idx_date', schema=None) as batch_op:
         batch_op.create_index('ix_idx_date_lookup', ['rtype', 'param', 'lo', 'hi'], unique=False)
         batch_op.create_index('ix_idx_date_rid', ['rid', 'param'], unique=False)
+        batch_op.create_index('ix_idx_date_window', ['rtype', 'param', 'multi', 'span', 'lo'], unique=False)
 
     op.create_table('idx_number',
     sa.Column('rid', sa.BigInteger(), nullable=False),
@@ -193,6 +196,7 @@ def downgrade() -> None:
 
     op.drop_table('idx_number')
     with op.batch_alter_table('idx_date', schema=None) as batch_op:
+        batch_op.drop_index('ix_idx_date_window')
         batch_op.drop_index('ix_idx_date_rid')
         batch_op.drop_index('ix_idx_date_lookup')
 

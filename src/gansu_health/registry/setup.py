@@ -7,6 +7,7 @@ from weakref import WeakKeyDictionary
 
 from gansu_health.registry.rules import register_rules
 from gansu_health.registry.terminology.operations import TerminologyOperations
+from gansu_health.registry.terminology.resolver import StoredCodeResolver
 from gansu_health.registry.terminology.source import TerminologyCache
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ def setup(api: FhirApi) -> None:
     for rtype in ("CodeSystem", "ValueSet"):
         api.service.store.on_after_write(rtype, cache.on_write)
     register_rules(api.service.store)
+    api.service.search_engine.builder.codes = StoredCodeResolver(cache, api.service)
     _CACHES[api] = cache
 
 

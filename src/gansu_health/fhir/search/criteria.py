@@ -25,6 +25,7 @@ from gansu_health.core.clock import now, to_micros
 from gansu_health.core.errors import BadRequest
 from gansu_health.fhir.definitions import SearchParamDef
 from gansu_health.fhir.search.params import Criterion, split_escaped, unescape
+from gansu_health.fhir.search.terminology import CodeResolver, current_connection
 from gansu_health.fhir.search.values import (
     SPAN_LIMITS,
     UNBOUNDED_SPAN,
@@ -36,6 +37,7 @@ from gansu_health.fhir.search.values import (
 from gansu_health.fhir.storage.tables import INDEX_TABLES, resource
 
 Cond = ColumnElement[bool]
+TERMINOLOGY_MODIFIERS = {"below", "above", "in", "not-in"}
 
 
 def _prefix(value: str) -> tuple[str, str]:
@@ -59,6 +61,7 @@ class CriteriaBuilder:
     def __init__(self, base_url: str, default_tz: str) -> None:
         self.base_url = base_url
         self.default_tz = default_tz
+        self.codes: CodeResolver | None = None  # installed by the terminology service
 
     def condition(self, rtype: str, crit: Criterion, res: FromClause) -> Cond:
         """Return a condition that holds for rows of ``res`` matching ``crit``."""
@@ -79,7 +82,7 @@ class CriteriaBuilder:
             return res.c.rid.in_(self._composite(rtype, param, crit))
         table, conds = self._index_conditions(rtype, crit)
         sub = select(table.c.rid).where(*conds)
-        if crit.modifier == "not":
+        if crit.modifier in ("not", "not-in"):
             return not_(res.c.rid.in_(sub))
         return res.c.rid.in_(sub)
 
@@ -172,7 +175,7 @@ class CriteriaBuilder:
         """Tell whether the condition is a positive row-id subquery on the searched type."""
         return bool(crit.has is None and crit.param is not None
                     and crit.param.code not in ("_id", "_lastUpdated")
-                    and crit.modifier not in ("not", "missing"))
+                    and crit.modifier not in ("not", "not-in", "missing"))
 
     def _id(self, crit: Criterion, res: FromClause) -> Cond:
         ids = [unescape(v) for v in crit.values]
@@ -244,6 +247,8 @@ class CriteriaBuilder:
 
     def _value_cond_typed(self, ptype: str, modifier: str | None, raw: str,
                           table: FromClause) -> Cond:
+        if ptype == "token" and modifier in TERMINOLOGY_MODIFIERS:
+            return self._token_terminology(modifier, raw, table)
         if ptype == "token":
             return self._token(modifier, raw, table)
         if ptype == "string":
@@ -262,6 +267,23 @@ class CriteriaBuilder:
         if ptype == "uri":
             return self._uri(modifier, unescape(raw), table)
         raise BadRequest(f"Search on {ptype} values is not supported")
+
+    def _token_terminology(self, modifier: str, raw: str, table: FromClause) -> Cond:
+        conn = current_connection.get()
+        if self.codes is None or conn is None:
+            raise BadRequest(f"':{modifier}' needs the terminology service, which is not running")
+        value = unescape(raw)
+        if modifier in ("in", "not-in"):
+            pairs = self.codes.members(conn, value)
+            if not pairs:
+                return false()
+            return tuple_(table.c.system, table.c.code).in_(sorted(pairs))
+        system, _, code = value.partition("|")
+        if not code:
+            raise BadRequest(f"':{modifier}' needs system|code, not '{value}'")
+        related = (self.codes.below if modifier == "below" else self.codes.above)(
+            conn, system, code)
+        return and_(table.c.system == system, table.c.code.in_(sorted(related)))
 
     @staticmethod
     def _token(modifier: str | None, raw: str, table: FromClause) -> Cond:

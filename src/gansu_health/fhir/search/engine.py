@@ -14,6 +14,7 @@ from gansu_health.core.errors import BadRequest
 from gansu_health.fhir.definitions import search_parameters
 from gansu_health.fhir.search.criteria import CriteriaBuilder
 from gansu_health.fhir.search.params import Include, SearchRequest
+from gansu_health.fhir.search.terminology import current_connection
 from gansu_health.fhir.storage.repository import ResourceStore, Stored
 from gansu_health.fhir.storage.tables import INDEX_TABLES, resource, resource_version
 
@@ -91,6 +92,13 @@ class SearchEngine:
 
     def count(self, conn: Connection, req: SearchRequest) -> int:
         """Count all matches."""
+        token = current_connection.set(conn)
+        try:
+            return self._count(conn, req)
+        finally:
+            current_connection.reset(token)
+
+    def _count(self, conn: Connection, req: SearchRequest) -> int:
         res = resource.alias("res")
         query = select(func.count()).select_from(res).where(*self.where(req, res))
         return int(conn.execute(query).scalar_one())
@@ -138,8 +146,15 @@ class SearchEngine:
 
     def search(self, conn: Connection, req: SearchRequest) -> SearchResult:
         """Return one page of matches with includes."""
+        token = current_connection.set(conn)
+        try:
+            return self._search(conn, req)
+        finally:
+            current_connection.reset(token)
+
+    def _search(self, conn: Connection, req: SearchRequest) -> SearchResult:
         if req.summary == "count" or req.count == 0:
-            return SearchResult([], total=self.count(conn, req))
+            return SearchResult([], total=self._count(conn, req))
         res = resource.alias("res")
         keys = self._sort_keys(req, res)
         conds = self.where(req, res, conn)
@@ -161,7 +176,7 @@ class SearchEngine:
             last = rows[req.count - 1]
             result.next_cursor = encode_cursor([*last[5:], last.rid])
         if req.total == "accurate":
-            result.total = self.count(conn, req)
+            result.total = self._count(conn, req)
         elif req.cursor is None and result.next_cursor is None:
             result.total = len(result.matches)
         if req.includes and result.matches:

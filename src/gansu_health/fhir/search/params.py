@@ -14,7 +14,7 @@ RESULT_PARAMS = {"_count", "_sort", "_include", "_revinclude", "_summary", "_ele
                  "_revinclude:recurse"}
 MODIFIERS: dict[str, set[str]] = {
     "string": {"exact", "contains", "missing"},
-    "token": {"not", "text", "missing"},
+    "token": {"not", "text", "missing", "below", "above", "in", "not-in"},
     "date": {"missing"},
     "number": {"missing"},
     "quantity": {"missing"},

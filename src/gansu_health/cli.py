@@ -14,6 +14,7 @@ from rich.table import Table
 from gansu_health.core.settings import get_settings
 from gansu_health.devtools.bench_fhir import bench_app
 from gansu_health.devtools.bench_mpi import bench_mpi_app
+from gansu_health.devtools.bench_mpi_service import bench_mpi_service_app
 from gansu_health.identity.audit.cli import audit_app
 from gansu_health.mpi.cli import mpi_app
 from gansu_health.registry.terminology.cli import terminology_app
@@ -29,6 +30,7 @@ fhir_app = typer.Typer(help="FHIR repository maintenance.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(fhir_app, name="fhir")
 bench_app.add_typer(bench_mpi_app)
+bench_app.add_typer(bench_mpi_service_app)
 app.add_typer(bench_app, name="bench")
 app.add_typer(audit_app, name="audit")
 app.add_typer(mpi_app, name="mpi")

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
-from gansu_health.mpi import repository as repo
+from gansu_health.mpi import blocking
 from gansu_health.mpi.engine import Features, Matcher, MatchResult
 
 GRADE_RANK = {"certain": 3, "probable": 2, "possible": 1, "certainly-not": 0}
@@ -70,7 +70,7 @@ class Scorer:
                       extra: Sequence[tuple[str, str | None, Features]] = ()
                       ) -> list[PairScore]:
         """Score every candidate source (and ``extra`` in-flight records), best first."""
-        found = repo.candidates(conn, keys, exclude=exclude, limit=self.max_candidates,
+        found = blocking.candidates(conn, keys, exclude=exclude, limit=self.max_candidates,
                                 linked_only=linked_only)
         pairs = [PairScore(c.source_id, c.golden_id,
                            self.matcher.compare(features, decode_features(c.features)))

@@ -49,13 +49,14 @@ class Link:
     updated_us: int
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A source record sharing a blocking key, with its golden record and stored features."""
+def now_us() -> int:
+    """Return the current time in microseconds (the stamps of MPI rows)."""
+    return _now()
 
-    source_id: str
-    golden_id: str | None
-    features: bytes
+
+def as_link(row: Any) -> Link:
+    """Build a Link from an ``mpi_link`` row."""
+    return _link(row)
 
 
 def _link(row: Any) -> Link:
@@ -112,28 +113,6 @@ def records(conn: Connection, fids: Sequence[str]) -> dict[str, tuple[bytes, boo
         return {}
     rows = conn.execute(select(mpi_record).where(mpi_record.c.patient_id.in_(list(fids))))
     return {r.patient_id: (r.features, r.verified, r.updated_us) for r in rows}
-
-
-def candidates(conn: Connection, keys: Sequence[str], *, exclude: str | None, limit: int,
-               linked_only: bool = True) -> list[Candidate]:
-    """Source records sharing blocking keys (most shared keys first), with their golden record."""
-    if not keys:
-        return []
-    shared = func.count().label("shared")
-    top = (select(mpi_block_key.c.patient_id, shared)
-           .where(mpi_block_key.c.key.in_(sorted(set(keys))))
-           .group_by(mpi_block_key.c.patient_id))
-    if exclude is not None:
-        top = top.where(mpi_block_key.c.patient_id != exclude)
-    if linked_only:
-        top = top.where(mpi_block_key.c.patient_id.in_(
-            select(mpi_link.c.source_id).where(mpi_link.c.match_result == MATCH)))
-    sub = top.order_by(shared.desc(), mpi_block_key.c.patient_id).limit(limit).subquery()
-    query = (select(mpi_record.c.patient_id, mpi_record.c.features, mpi_link.c.golden_id)
-             .join(sub, sub.c.patient_id == mpi_record.c.patient_id)
-             .outerjoin(mpi_link, (mpi_link.c.source_id == mpi_record.c.patient_id) &
-                        (mpi_link.c.match_result == MATCH)))
-    return [Candidate(r.patient_id, r.golden_id, r.features) for r in conn.execute(query)]
 
 
 def sources_with_identifier(conn: Connection, system: str, value: str) -> list[str]:
@@ -213,9 +192,14 @@ def links_of(conn: Connection, *, source_id: str | None = None, golden_id: str |
         query = query.where(mpi_link.c.source_id == source_id)
     if golden_id is not None:
         query = query.where(mpi_link.c.golden_id == golden_id)
-    if result is not None:
+    if result is not None and source_id is None:
         query = query.where(mpi_link.c.match_result == result)
-    return [_link(r) for r in conn.execute(query.order_by(mpi_link.c.id))]
+    links = [_link(r) for r in conn.execute(query.order_by(mpi_link.c.id))]
+    if result is not None and source_id is not None:
+        # a source has a handful of links: filtering here keeps SQLite on the source_id index
+        # instead of scanning ix_mpi_link_result (every MATCH link) for each source
+        links = [link for link in links if link.match_result == result]
+    return links
 
 
 def match_link(conn: Connection, source_id: str) -> Link | None:
@@ -224,12 +208,19 @@ def match_link(conn: Connection, source_id: str) -> Link | None:
     return found[0] if found else None
 
 
+def history_row(node: str, link: Link, action: str, reason: str, stamp: int
+                ) -> dict[str, Any]:
+    """Return the ``mpi_link_history`` row recording a link change."""
+    return {"node": node, "link_id": link.id, "source_id": link.source_id,
+            "golden_id": link.golden_id, "match_result": link.match_result,
+            "link_source": link.link_source, "score": link.score, "grade": link.grade,
+            "model_version": link.model_version, "action": action, "reason": reason,
+            "changed_us": stamp}
+
+
 def _history(conn: Connection, node: str, link: Link, action: str, reason: str) -> None:
-    conn.execute(insert(mpi_link_history).values(
-        node=node, link_id=link.id, source_id=link.source_id, golden_id=link.golden_id,
-        match_result=link.match_result, link_source=link.link_source, score=link.score,
-        grade=link.grade, model_version=link.model_version, action=action, reason=reason,
-        changed_us=_now()))
+    conn.execute(insert(mpi_link_history).values(**history_row(node, link, action, reason,
+                                                               _now())))
 
 
 def save_link(conn: Connection, node: str, source_id: str, golden_id: str, result: str,

@@ -21,7 +21,9 @@ from sqlalchemy import Connection
 from gansu_health.core.errors import UnprocessableEntity
 from gansu_health.core.events import emit
 from gansu_health.fhir.storage.repository import ResourceStore, Stored, new_id
+from gansu_health.mpi import batch
 from gansu_health.mpi import repository as repo
+from gansu_health.mpi.batch import link_payload
 from gansu_health.mpi.engine import Features, Matcher, blocking_keys, features_from_patient
 from gansu_health.mpi.golden import (
     GOLDEN_TYPE,
@@ -165,6 +167,8 @@ class MpiService:
     def after_write(self, conn: Connection, stored: list[Stored]) -> None:
         """Store features, keys and links of the stored sources; refresh their golden records."""
         pending = self._pending(conn)
+        if self._after_new(conn, stored, pending):
+            return
         refresh: list[str] = []
         for item in stored:
             if item.deleted:
@@ -178,13 +182,35 @@ class MpiService:
         for golden_id in dict.fromkeys(refresh):
             self.refresh_golden(conn, golden_id)
 
+    def _after_new(self, conn: Connection, stored: list[Stored], pending: list[Pending]
+                   ) -> bool:
+        """Take the bulk path when every stored item is a new, unlinked source; tell if taken."""
+        found = {p.body.get("id"): p for p in pending}
+        if len(found) < len(pending):  # the same id pending twice: the per-record path
+            return False
+        items: list[tuple[str, Pending]] = []
+        for item in stored:
+            p = found.get(item.fid)
+            if item.deleted or p is None or p.decision.keep or item.method != "create":
+                return False
+            items.append((item.fid, p))
+        if len({fid for fid, _ in items}) < len(items):
+            return False
+        if not items or not batch.unlinked(conn, [fid for fid, _ in items]):
+            return False
+        for _, p in items:
+            pending.remove(p)
+        batch.refresh_many(self, conn, batch.apply_new(self, conn, items))
+        return True
+
     # ---- matching
 
     def decide(self, conn: Connection, fid: str | None, features: Features, keys: list[str],
                current: Link | None, pending: list[Pending]) -> Decision:
         """Choose the golden record of a source: keep a MANUAL link, else the certain match."""
+        wanted = set(keys)  # in-flight records are candidates as stored ones are: a shared key
         extra = [(str(p.body.get("id") or f"pending-{i}"), p.decision.golden_id, p.features)
-                 for i, p in enumerate(pending)]
+                 for i, p in enumerate(pending) if wanted.intersection(p.keys)]
         scored = self.scorer.score_goldens(conn, features, keys, exclude=fid, extra=extra)
         blocked: set[str] = set()
         if fid:
@@ -342,14 +368,6 @@ def prepare(body: dict[str, Any], *, reject: bool
                    if isinstance(i, dict) and i.get("system") and i.get("value")
                    and i.get("system") != EMPI_SYSTEM]
     return check, features, blocking_keys(features), identifiers
-
-
-def link_payload(link: Link) -> dict[str, Any]:
-    """Describe a link for events and answers."""
-    return {"linkId": link.id, "sourceId": link.source_id, "goldenId": link.golden_id,
-            "matchResult": link.match_result, "linkSource": link.link_source,
-            "score": link.score, "grade": link.grade, "modelVersion": link.model_version,
-            "version": link.version}
 
 
 _SERVICES: WeakKeyDictionary[Any, MpiService] = WeakKeyDictionary()

@@ -9,9 +9,10 @@ from sqlalchemy import Connection
 
 from gansu_health.core.errors import BadRequest, Conflict, NotFound, UnprocessableEntity
 from gansu_health.mpi import repository as repo
+from gansu_health.mpi.batch import link_payload
 from gansu_health.mpi.golden import DEMOGRAPHICS, GOLDEN_TYPE, golden_ref, redirected, same_content
 from gansu_health.mpi.repository import AUTO, MANUAL, MATCH, NO_MATCH, POSSIBLE_MATCH, Link
-from gansu_health.mpi.service import MpiService, link_payload
+from gansu_health.mpi.service import MpiService
 
 RESULTS = (MATCH, POSSIBLE_MATCH, NO_MATCH)
 

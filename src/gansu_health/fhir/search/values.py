@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -71,14 +71,6 @@ def date_range(value: str, default_tz: str | tzinfo = "Asia/Shanghai") -> tuple[
     lo = (start - EPOCH) // timedelta(microseconds=1)
     hi = (end - EPOCH) // timedelta(microseconds=1) - 1
     return lo, hi
-
-
-def day_of(value: str) -> date | None:
-    """Return the calendar date of a FHIR date string, if it names one."""
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
 
 
 def decimal_range(text: str) -> tuple[float, float, float]:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, text, tuple_
+from sqlalchemy import Connection, and_, select, text, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from gansu_health.core.clock import fhir_instant, now, to_micros
@@ -309,10 +309,3 @@ class ResourceStore:
                 conds.append(rv.c.seq < before_seq)
             query = select(rv).where(*conds).order_by(rv.c.seq.desc())
         return [self._stored(r) for r in conn.execute(query.limit(limit))]
-
-    def count_versions(self, conn: Connection, rtype: str | None = None) -> int:
-        """Count stored versions (optionally of one type)."""
-        query = select(func.count()).select_from(resource_version)
-        if rtype:
-            query = query.where(resource_version.c.rtype == rtype)
-        return int(conn.execute(query).scalar_one())

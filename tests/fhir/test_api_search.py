@@ -307,3 +307,21 @@ def test_date_windows_on_single_and_multi_valued_parameters(client: TestClient) 
                 ) == {"w-plan"}
     assert _ids(client, "CarePlan?activity-date=ge2019-04-01&activity-date=lt2019-03-01"
                 ) == set()
+
+
+def test_near_and_unsupported_parameters(client: TestClient) -> None:
+    for lid, lat, lon in (("n-lz", 36.0611, 103.8343), ("n-tianshui", 34.5809, 105.7249),
+                          ("n-lz2", 36.10, 103.80)):
+        _put(client, {"resourceType": "Location", "id": lid, "name": lid,
+                      "position": {"latitude": lat, "longitude": lon}})
+    assert _ids(client, "Location?near=36.06|103.83|10|km") == {"n-lz", "n-lz2"}
+    assert _ids(client, "Location?near=36.06|103.83|1000|m") == {"n-lz"}
+    assert _ids(client, "Location?near=34.58|105.72|300|km") == {"n-lz", "n-lz2", "n-tianshui"}
+    bad = client.get("/fhir/Location?near=north|103")
+    assert bad.status_code == 400 and bad.json()["issue"][0]["expression"] == ["near"]
+    lenient = client.get("/fhir/Patient?_text=x&_id=s-p1").json()
+    assert lenient["entry"][-1]["search"]["mode"] == "outcome"
+    assert {e["resource"]["id"] for e in lenient["entry"][:-1]} == {"s-p1"}
+    strict = client.get("/fhir/Patient?_text=x", headers={"Prefer": "handling=strict"})
+    assert strict.status_code == 400
+    assert "not supported" in strict.json()["issue"][0]["diagnostics"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,9 @@ from gansu_health.fhir.search.values import (
 from gansu_health.fhir.storage.tables import INDEX_TABLES, resource
 
 Cond = ColumnElement[bool]
+KM_PER_DEGREE = 111.32
+DEFAULT_NEAR_KM = 5.0
+KM_PER_UNIT = {"km": 1.0, "m": 0.001, "[mi_i]": 1.609344, "mi": 1.609344}
 TERMINOLOGY_MODIFIERS = {"below", "above", "in", "not-in"}
 
 
@@ -76,6 +80,8 @@ class CriteriaBuilder:
         if param.code == "_lastUpdated":
             return or_(*(self._date_cond(v, res.c.updated_us, res.c.updated_us)
                          for v in crit.values))
+        if param.type == "special":
+            return res.c.rid.in_(self._near(rtype, param, crit))
         if crit.modifier == "missing":
             return self._missing(rtype, param, crit, res)
         if param.type == "composite":
@@ -89,7 +95,7 @@ class CriteriaBuilder:
     def simple(self, crit: Criterion) -> bool:
         """Tell whether the criterion is one positive lookup in one index table."""
         return bool(self.drives(crit) and not crit.chains and crit.param is not None
-                    and crit.param.type != "composite")
+                    and crit.param.type not in ("composite", "special"))
 
     def _index_conditions(self, rtype: str, crit: Criterion) -> tuple[Table, list[Cond]]:
         param = crit.param
@@ -218,6 +224,33 @@ class CriteriaBuilder:
                                              ref.c.target_type == rtype,
                                              ref.c.rid.in_(sources))
         return res.c.fid.in_(fids)
+
+    @staticmethod
+    def _near(rtype: str, param: SearchParamDef, crit: Criterion) -> Any:
+        """Positions within a distance, as a latitude/longitude box (as HAPI FHIR does)."""
+        selects = []
+        for raw in crit.values:
+            parts = split_escaped(raw, "|")
+            try:
+                lat, lon = float(parts[0]), float(parts[1])
+                distance = float(parts[2]) if len(parts) > 2 and parts[2] else DEFAULT_NEAR_KM
+            except (ValueError, IndexError) as exc:
+                raise BadRequest(f"{crit.name} must be latitude|longitude|distance|units, not "
+                                 f"'{raw}'", expression=crit.name) from exc
+            unit = parts[3] if len(parts) > 3 and parts[3] else "km"
+            if unit not in KM_PER_UNIT:
+                raise BadRequest(f"{crit.name}: unit '{unit}' is not one of "
+                                 f"{sorted(KM_PER_UNIT)}", expression=crit.name)
+            km = distance * KM_PER_UNIT[unit]
+            dlat = km / KM_PER_DEGREE
+            dlon = km / (KM_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
+            a, b = INDEX_TABLES["number"].alias(), INDEX_TABLES["number"].alias()
+            selects.append(select(a.c.rid).join(b, and_(b.c.rid == a.c.rid, b.c.grp == a.c.grp))
+                           .where(a.c.rtype == rtype, a.c.param == f"{param.code}$lat",
+                                  a.c.value.between(lat - dlat, lat + dlat),
+                                  b.c.param == f"{param.code}$lon",
+                                  b.c.value.between(lon - dlon, lon + dlon)))
+        return selects[0] if len(selects) == 1 else union(*selects)
 
     def _composite(self, rtype: str, param: SearchParamDef, crit: Criterion) -> Any:
         selects = []

@@ -27,7 +27,7 @@ from gansu_health.fhir.search.values import (
 log = logging.getLogger(__name__)
 Row = tuple[Any, ...]
 Node = paths.Node
-NOT_INDEXED = {"special"}
+INDEXED_SPECIAL = {"near"}  # Location.position, kept as latitude/longitude number rows
 _INF = 2**62
 
 
@@ -81,7 +81,7 @@ def _component_owner(model: FhirModel, expr: str) -> tuple[str, str]:
 
 def compile_param(p: SearchParamDef, model: FhirModel) -> CompiledParam | None:
     """Compile one search parameter, or return None when it is not indexable."""
-    if p.type in NOT_INDEXED or not p.expression:
+    if (p.type == "special" and p.code not in INDEXED_SPECIAL) or not p.expression:
         return None
     try:
         extract = paths.compile_simple(p.expression, model)
@@ -101,6 +101,16 @@ def compile_param(p: SearchParamDef, model: FhirModel) -> CompiledParam | None:
             except paths.Unsupported:
                 return None
     return compiled
+
+
+def _position_rows(code: str, nodes: list[Node]) -> list[Row]:
+    rows: list[Row] = []
+    for grp, (value, _) in enumerate(nodes, start=1):
+        if isinstance(value, dict) and all(
+                isinstance(value.get(k), int | float) for k in ("latitude", "longitude")):
+            rows.append((f"{code}$lat", grp, float(value["latitude"])))
+            rows.append((f"{code}$lon", grp, float(value["longitude"])))
+    return rows
 
 
 def _token_row(system: Any, code: Any, text: Any) -> Row:
@@ -137,7 +147,9 @@ class Indexer:
             nodes = param.extract(resource)
             if not nodes:
                 continue
-            if param.type == "composite":
+            if param.type == "special":
+                out.setdefault("number", []).extend(_position_rows(param.code, nodes))
+            elif param.type == "composite":
                 for grp, node in enumerate(nodes, start=1):
                     for i, (_, ctype, cextract) in enumerate(param.components):
                         self._emit(out, ctype, f"{param.code}${i}", cextract(node, resource),

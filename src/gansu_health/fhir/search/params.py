@@ -21,8 +21,13 @@ MODIFIERS: dict[str, set[str]] = {
     "uri": {"above", "below", "missing"},
     "reference": {"identifier", "missing"},
     "composite": {"missing"},
+    "special": set(),
 }
 SUMMARY_MODES = {"true", "false", "text", "data", "count"}
+
+
+class UnsupportedParameter(BadRequest):
+    """A search parameter this server does not know or does not support (ignored if lenient)."""
 
 
 @dataclass
@@ -118,7 +123,12 @@ def parse_criterion(rtype: str, name: str, raw: str) -> Criterion:
     code, _, modifier = head.partition(":")
     param = _param(rtype, code)
     if param is None:
-        raise BadRequest(f"Unknown search parameter '{code}' for {rtype}", expression=name)
+        raise UnsupportedParameter(f"Unknown search parameter '{code}' for {rtype}",
+                                   expression=name)
+    if (not param.expression and code not in ("_id", "_lastUpdated")) or (
+            param.type == "special" and code != "near"):
+        raise UnsupportedParameter(f"Search parameter '{code}' is not supported by this server",
+                                   expression=name)
     if dot:
         if param.type != "reference":
             raise BadRequest(f"'{code}' is not a reference parameter and cannot be chained",
@@ -184,8 +194,8 @@ def parse_search(rtype: str, pairs: list[tuple[str, str]], *, strict: bool,
             continue
         try:
             req.criteria.append(parse_criterion(rtype, name, raw))
-        except BadRequest as exc:
-            if strict or not exc.message.startswith("Unknown search parameter"):
+        except UnsupportedParameter as exc:
+            if strict:
                 raise
             req.warnings.append(OutcomeIssue("warning", "not-supported",
                                              exc.message + " (ignored)", name))

@@ -319,9 +319,22 @@ def test_near_and_unsupported_parameters(client: TestClient) -> None:
     assert _ids(client, "Location?near=34.58|105.72|300|km") == {"n-lz", "n-lz2", "n-tianshui"}
     bad = client.get("/fhir/Location?near=north|103")
     assert bad.status_code == 400 and bad.json()["issue"][0]["expression"] == ["near"]
-    lenient = client.get("/fhir/Patient?_text=x&_id=s-p1").json()
+    lenient = client.get("/fhir/Patient?_query=x&_id=s-p1").json()
     assert lenient["entry"][-1]["search"]["mode"] == "outcome"
     assert {e["resource"]["id"] for e in lenient["entry"][:-1]} == {"s-p1"}
-    strict = client.get("/fhir/Patient?_text=x", headers={"Prefer": "handling=strict"})
+    strict = client.get("/fhir/Patient?_query=x", headers={"Prefer": "handling=strict"})
     assert strict.status_code == 400
     assert "not supported" in strict.json()["issue"][0]["diagnostics"]
+
+
+def test_text_and_content(client: TestClient) -> None:
+    _put(client, {"resourceType": "Condition", "id": "t-c1",
+                  "subject": {"reference": "Patient/s-p1"},
+                  "text": {"status": "generated",
+                           "div": '<div xmlns="http://www.w3.org/1999/xhtml">原发性高血压 Stage 2</div>'},
+                  "code": {"text": "hypertension"}, "note": [{"text": "复查血压"}]})
+    assert _ids(client, "Condition?_text=高血压") == {"t-c1"}
+    assert _ids(client, "Condition?_text=stage") == {"t-c1"}
+    assert _ids(client, "Condition?_text=复查") == set()  # only in a note, not the narrative
+    assert _ids(client, "Condition?_content=复查") == {"t-c1"}
+    assert _ids(client, "Condition?_content=nothing-like-this,复查") == {"t-c1"}

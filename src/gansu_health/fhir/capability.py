@@ -24,7 +24,8 @@ def capability_statement(base_url: str, registry: OperationRegistry, indexer: In
     resources = []
     for rtype in sorted(fhir_model().resource_types):
         params = search_parameters().get(rtype, {})
-        indexed = {p.code for p in indexer.params_for(rtype)} | {"_id", "_lastUpdated"}
+        indexed = {p.code for p in indexer.params_for(rtype)} | {
+            "_id", "_lastUpdated", "_text", "_content"}
         search_params = [
             {"name": code, "definition": p.url, "type": p.type,
              "documentation": "modifiers: " + ", ".join(sorted(MODIFIERS[p.type]))

@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    String,
     Table,
     and_,
+    cast,
     false,
     func,
     intersect,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     tuple_,
     union,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
@@ -35,9 +38,10 @@ from gansu_health.fhir.search.values import (
     normalize_string,
     split_reference,
 )
-from gansu_health.fhir.storage.tables import INDEX_TABLES, resource
+from gansu_health.fhir.storage.tables import INDEX_TABLES, resource, resource_version
 
 Cond = ColumnElement[bool]
+TEXT_SEARCH = {"_text", "_content"}
 KM_PER_DEGREE = 111.32
 DEFAULT_NEAR_KM = 5.0
 KM_PER_UNIT = {"km": 1.0, "m": 0.001, "[mi_i]": 1.609344, "mi": 1.609344}
@@ -82,6 +86,8 @@ class CriteriaBuilder:
                          for v in crit.values))
         if param.type == "special":
             return res.c.rid.in_(self._near(rtype, param, crit))
+        if param.code in TEXT_SEARCH:
+            return res.c.rid.in_(self._text_search(rtype, param.code, crit))
         if crit.modifier == "missing":
             return self._missing(rtype, param, crit, res)
         if param.type == "composite":
@@ -95,7 +101,8 @@ class CriteriaBuilder:
     def simple(self, crit: Criterion) -> bool:
         """Tell whether the criterion is one positive lookup in one index table."""
         return bool(self.drives(crit) and not crit.chains and crit.param is not None
-                    and crit.param.type not in ("composite", "special"))
+                    and crit.param.type not in ("composite", "special")
+                    and crit.param.code not in TEXT_SEARCH)
 
     def _index_conditions(self, rtype: str, crit: Criterion) -> tuple[Table, list[Cond]]:
         param = crit.param
@@ -224,6 +231,26 @@ class CriteriaBuilder:
                                              ref.c.target_type == rtype,
                                              ref.c.rid.in_(sources))
         return res.c.fid.in_(fids)
+
+    @staticmethod
+    def _text_search(rtype: str, code: str, crit: Criterion) -> Any:
+        """``_content`` (the whole resource) and ``_text`` (its narrative) by substring.
+
+        These scan the stored JSON of the type's current versions: correct, not indexed.
+        """
+        conn = current_connection.get()
+        rv, cur = resource_version.alias(), resource.alias()
+        sqlite = conn is None or conn.dialect.name == "sqlite"
+        body: Any = cast(rv.c.content, String) if sqlite else \
+            func.convert_from(rv.c.content, "UTF8")
+        if code == "_text":
+            body = func.json_extract(body, "$.text.div") if sqlite else \
+                cast(body, JSONB)["text"]["div"].astext
+        terms = [unescape(v) for v in crit.values]
+        found = [body.ilike(f"%{_like_escape(t)}%", escape="\\") for t in terms]
+        return (select(rv.c.rid)
+                .join(cur, and_(cur.c.rid == rv.c.rid, cur.c.version == rv.c.version))
+                .where(cur.c.rtype == rtype, cur.c.deleted.is_(False), or_(*found)))
 
     @staticmethod
     def _near(rtype: str, param: SearchParamDef, crit: Criterion) -> Any:

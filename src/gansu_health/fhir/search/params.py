@@ -125,7 +125,7 @@ def parse_criterion(rtype: str, name: str, raw: str) -> Criterion:
     if param is None:
         raise UnsupportedParameter(f"Unknown search parameter '{code}' for {rtype}",
                                    expression=name)
-    if (not param.expression and code not in ("_id", "_lastUpdated")) or (
+    if (not param.expression and code not in ("_id", "_lastUpdated", "_text", "_content")) or (
             param.type == "special" and code != "near"):
         raise UnsupportedParameter(f"Search parameter '{code}' is not supported by this server",
                                    expression=name)

@@ -331,7 +331,8 @@ def test_text_and_content(client: TestClient) -> None:
     _put(client, {"resourceType": "Condition", "id": "t-c1",
                   "subject": {"reference": "Patient/s-p1"},
                   "text": {"status": "generated",
-                           "div": '<div xmlns="http://www.w3.org/1999/xhtml">原发性高血压 Stage 2</div>'},
+                           "div": '<div xmlns="http://www.w3.org/1999/xhtml">'
+                                  '原发性高血压 Stage 2</div>'},
                   "code": {"text": "hypertension"}, "note": [{"text": "复查血压"}]})
     assert _ids(client, "Condition?_text=高血压") == {"t-c1"}
     assert _ids(client, "Condition?_text=stage") == {"t-c1"}

@@ -245,6 +245,7 @@ def test_total_summary_elements(client: TestClient) -> None:
     assert "total" not in plain
     counted = client.get(f"/fhir/Patient?_tag={TAG}&_count=1&_total=accurate").json()
     assert counted["total"] == 4
+    assert client.get(f"/fhir/Patient?_tag={TAG}&_count=1&_total=estimate").json()["total"] == 4
     count_only = client.get(f"/fhir/Patient?_tag={TAG}&_summary=count&_count=1").json()
     assert count_only["total"] == 4 and "entry" not in count_only
     assert [link["relation"] for link in count_only["link"]] == ["self"]

@@ -175,7 +175,7 @@ class SearchEngine:
         if len(rows) > req.count:
             last = rows[req.count - 1]
             result.next_cursor = encode_cursor([*last[5:], last.rid])
-        if req.total == "accurate":
+        if req.total in ("accurate", "estimate"):  # an exact count is a fine estimate
             result.total = self._count(conn, req)
         elif req.cursor is None and result.next_cursor is None:
             result.total = len(result.matches)

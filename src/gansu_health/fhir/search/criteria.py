@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    String,
     Table,
     and_,
-    cast,
     false,
     func,
     intersect,
@@ -21,7 +18,6 @@ from sqlalchemy import (
     tuple_,
     union,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
@@ -29,6 +25,7 @@ from gansu_health.core.clock import now, to_micros
 from gansu_health.core.errors import BadRequest
 from gansu_health.fhir.definitions import SearchParamDef
 from gansu_health.fhir.search.params import Criterion, split_escaped, unescape
+from gansu_health.fhir.search.special import TEXT_SEARCH, like_escape, near_rids, text_rids
 from gansu_health.fhir.search.terminology import CodeResolver, current_connection
 from gansu_health.fhir.search.values import (
     SPAN_LIMITS,
@@ -38,13 +35,10 @@ from gansu_health.fhir.search.values import (
     normalize_string,
     split_reference,
 )
-from gansu_health.fhir.storage.tables import INDEX_TABLES, resource, resource_version
+from gansu_health.fhir.storage.tables import INDEX_TABLES, resource
 
 Cond = ColumnElement[bool]
-TEXT_SEARCH = {"_text", "_content"}
-KM_PER_DEGREE = 111.32
-DEFAULT_NEAR_KM = 5.0
-KM_PER_UNIT = {"km": 1.0, "m": 0.001, "[mi_i]": 1.609344, "mi": 1.609344}
+
 TERMINOLOGY_MODIFIERS = {"below", "above", "in", "not-in"}
 
 
@@ -53,10 +47,6 @@ def _prefix(value: str) -> tuple[str, str]:
             and (value[2].isdigit() or value[2] in "-."):
         return value[:2], value[2:]
     return "eq", value
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _prefix_upper(text: str) -> str:
@@ -85,9 +75,9 @@ class CriteriaBuilder:
             return or_(*(self._date_cond(v, res.c.updated_us, res.c.updated_us)
                          for v in crit.values))
         if param.type == "special":
-            return res.c.rid.in_(self._near(rtype, param, crit))
+            return res.c.rid.in_(near_rids(rtype, param.code, crit))
         if param.code in TEXT_SEARCH:
-            return res.c.rid.in_(self._text_search(rtype, param.code, crit))
+            return res.c.rid.in_(text_rids(rtype, param.code, crit))
         if crit.modifier == "missing":
             return self._missing(rtype, param, crit, res)
         if param.type == "composite":
@@ -232,53 +222,6 @@ class CriteriaBuilder:
                                              ref.c.rid.in_(sources))
         return res.c.fid.in_(fids)
 
-    @staticmethod
-    def _text_search(rtype: str, code: str, crit: Criterion) -> Any:
-        """``_content`` (the whole resource) and ``_text`` (its narrative) by substring.
-
-        These scan the stored JSON of the type's current versions: correct, not indexed.
-        """
-        conn = current_connection.get()
-        rv, cur = resource_version.alias(), resource.alias()
-        sqlite = conn is None or conn.dialect.name == "sqlite"
-        body: Any = cast(rv.c.content, String) if sqlite else \
-            func.convert_from(rv.c.content, "UTF8")
-        if code == "_text":
-            body = func.json_extract(body, "$.text.div") if sqlite else \
-                cast(body, JSONB)["text"]["div"].astext
-        terms = [unescape(v) for v in crit.values]
-        found = [body.ilike(f"%{_like_escape(t)}%", escape="\\") for t in terms]
-        return (select(rv.c.rid)
-                .join(cur, and_(cur.c.rid == rv.c.rid, cur.c.version == rv.c.version))
-                .where(cur.c.rtype == rtype, cur.c.deleted.is_(False), or_(*found)))
-
-    @staticmethod
-    def _near(rtype: str, param: SearchParamDef, crit: Criterion) -> Any:
-        """Positions within a distance, as a latitude/longitude box (as HAPI FHIR does)."""
-        selects = []
-        for raw in crit.values:
-            parts = split_escaped(raw, "|")
-            try:
-                lat, lon = float(parts[0]), float(parts[1])
-                distance = float(parts[2]) if len(parts) > 2 and parts[2] else DEFAULT_NEAR_KM
-            except (ValueError, IndexError) as exc:
-                raise BadRequest(f"{crit.name} must be latitude|longitude|distance|units, not "
-                                 f"'{raw}'", expression=crit.name) from exc
-            unit = parts[3] if len(parts) > 3 and parts[3] else "km"
-            if unit not in KM_PER_UNIT:
-                raise BadRequest(f"{crit.name}: unit '{unit}' is not one of "
-                                 f"{sorted(KM_PER_UNIT)}", expression=crit.name)
-            km = distance * KM_PER_UNIT[unit]
-            dlat = km / KM_PER_DEGREE
-            dlon = km / (KM_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
-            a, b = INDEX_TABLES["number"].alias(), INDEX_TABLES["number"].alias()
-            selects.append(select(a.c.rid).join(b, and_(b.c.rid == a.c.rid, b.c.grp == a.c.grp))
-                           .where(a.c.rtype == rtype, a.c.param == f"{param.code}$lat",
-                                  a.c.value.between(lat - dlat, lat + dlat),
-                                  b.c.param == f"{param.code}$lon",
-                                  b.c.value.between(lon - dlon, lon + dlon)))
-        return selects[0] if len(selects) == 1 else union(*selects)
-
     def _composite(self, rtype: str, param: SearchParamDef, crit: Criterion) -> Any:
         selects = []
         for raw in crit.values:
@@ -316,7 +259,7 @@ class CriteriaBuilder:
             if modifier == "exact":
                 return table.c.exact == unescape(raw)
             if modifier == "contains":
-                return table.c.value.like(f"%{_like_escape(text)}%", escape="\\")
+                return table.c.value.like(f"%{like_escape(text)}%", escape="\\")
             return and_(table.c.value >= text, table.c.value < _prefix_upper(text))
         if ptype == "date":
             return self._date_cond(raw, table.c.lo, table.c.hi)
@@ -420,7 +363,7 @@ class CriteriaBuilder:
     @staticmethod
     def _uri(modifier: str | None, value: str, table: FromClause) -> Cond:
         if modifier == "below":
-            return table.c.uri.like(f"{_like_escape(value)}%", escape="\\")
+            return table.c.uri.like(f"{like_escape(value)}%", escape="\\")
         if modifier == "above":
             pieces = value.split("/")
             prefixes = ["/".join(pieces[:i]) for i in range(3, len(pieces) + 1)]

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from .errors import FhirPathError
+from .quantity import CALENDAR
 
 _DATE = r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?"
 _TIME = r"(\d{2})(?::(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?"
@@ -19,22 +20,7 @@ TIME_RE = re.compile(_TIME)
 _NO_T_DATETIME_RE = re.compile(rf"{_DATE}(?:T{_TIME}{_TZ}?)?")
 
 _CAL_UNITS = {
-    "year": "year",
-    "years": "year",
-    "month": "month",
-    "months": "month",
-    "week": "week",
-    "weeks": "week",
-    "day": "day",
-    "days": "day",
-    "hour": "hour",
-    "hours": "hour",
-    "minute": "minute",
-    "minutes": "minute",
-    "second": "second",
-    "seconds": "second",
-    "millisecond": "millisecond",
-    "milliseconds": "millisecond",
+    **CALENDAR,
     "wk": "week",
     "d": "day",
     "h": "hour",

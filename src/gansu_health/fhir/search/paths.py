@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gansu_health.fhir.definitions import FhirModel, fhir_model
+from gansu_health.fhir.search.values import split_reference
 
 Node = tuple[Any, str | None]  # (JSON value, FHIR type)
 Extractor = Callable[[dict[str, Any]], list[Node]]
@@ -50,10 +51,10 @@ def reference_type(value: Any) -> str | None:
     if not isinstance(value, dict):
         return None
     ref = value.get("reference")
-    if isinstance(ref, str) and not ref.startswith("#"):
-        parts = ref.split("/_history/")[0].rstrip("/").split("/")
-        if len(parts) >= 2 and parts[-2][:1].isupper():
-            return parts[-2]
+    if isinstance(ref, str):
+        rtype = split_reference(ref, "")[0]
+        if rtype:
+            return rtype
     typ = value.get("type")
     return typ if isinstance(typ, str) else None
 

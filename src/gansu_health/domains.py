@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 DOMAIN_MODULES = ("gansu_health.registry.setup", "gansu_health.mpi.setup")
 # modules whose tables Alembic must see
 MODEL_MODULES = ("gansu_health.fhir.storage.tables", "gansu_health.core.events",
-                 "gansu_health.mpi.models", "gansu_health.identity.audit.models")
+                 "gansu_health.mpi.models", "gansu_health.identity.audit.models",
+                 "gansu_health.identity.tokens.models")
 
 
 def _present(name: str) -> bool:

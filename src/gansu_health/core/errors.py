@@ -61,6 +61,25 @@ class InvalidResource(PlatformError):
     code = "structure"
 
 
+class Unauthorized(PlatformError):
+    """No valid credentials were presented (401)."""
+
+    status = 401
+    code = "login"
+
+
+class TooManyRequests(PlatformError):
+    """A rate limit was exceeded (429); ``retry_after`` is in seconds."""
+
+    status = 429
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: int = 1, expression: str | None = None
+                 ) -> None:
+        super().__init__(message, expression=expression)
+        self.retry_after = retry_after
+
+
 class Forbidden(PlatformError):
     """The caller may not do this (403)."""
 

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 30_000
     db_pool_size: int = 10
     sql_echo: bool = False
+    security_enabled: bool = Field(
+        default=True, description="require a token and enforce scopes; off only to benchmark")
+    access_token_ttl_s: int = 3600
+    refresh_token_ttl_s: int = 30 * 24 * 3600
 
 
 @lru_cache

@@ -1,0 +1,133 @@
+"""Issue, look up and revoke bearer tokens; only SM3 hashes of token strings are stored."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, or_, select, update
+
+from gansu_health.core.clock import now, to_micros
+from gansu_health.identity.crypto import sm3
+from gansu_health.identity.tokens.models import oauth_token
+
+DEFAULT_TTL_S = 3600
+PRINCIPAL_KINDS = frozenset({"citizen", "staff", "system", "operator"})
+
+
+def token_hash(token: str) -> str:
+    """The stored key of a token string."""
+    return sm3(token.encode("utf-8")).hex()
+
+
+def new_token_string() -> str:
+    """A fresh unguessable token string (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A stored token as read back."""
+
+    token_hash: str
+    token_type: str
+    node: str
+    client_id: str
+    principal_kind: str
+    subject: str
+    scope: str
+    patient: str | None
+    issued_us: int
+    expires_us: int
+    revoked: bool
+    pair_hash: str | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> TokenRecord:
+        """Build from a result row mapping."""
+        return cls(**{k: row[k] for k in cls.__slots__})  # type: ignore[attr-defined]
+
+    def active_at(self, moment_us: int) -> bool:
+        """Whether the token is usable at ``moment_us``."""
+        return not self.revoked and moment_us < self.expires_us
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A token as handed to its holder (the only time the string exists outside the client)."""
+
+    access_token: str
+    expires_in: int
+    scope: str
+    refresh_token: str | None = None
+
+
+def store(conn: Connection, token: str, *, client_id: str, principal_kind: str, subject: str,
+          scope: str, node: str, ttl_s: int = DEFAULT_TTL_S, token_type: str = "access",
+          patient: str | None = None, pair: str | None = None) -> TokenRecord:
+    """Store a token string someone else generated (e.g. authlib) and return its record."""
+    if principal_kind not in PRINCIPAL_KINDS:
+        raise ValueError(f"principal kind must be one of {sorted(PRINCIPAL_KINDS)}")
+    issued = to_micros(now())
+    values = {"token_hash": token_hash(token), "token_type": token_type, "node": node,
+              "client_id": client_id, "principal_kind": principal_kind, "subject": subject,
+              "scope": scope, "patient": patient, "issued_us": issued,
+              "expires_us": issued + ttl_s * 1_000_000, "revoked": False,
+              "pair_hash": token_hash(pair) if pair else None}
+    conn.execute(insert(oauth_token).values(**values))
+    return TokenRecord.from_row(values)
+
+
+def issue(conn: Connection, *, client_id: str, principal_kind: str, subject: str, scope: str,
+          node: str, ttl_s: int = DEFAULT_TTL_S, patient: str | None = None,
+          refresh_ttl_s: int | None = None) -> IssuedToken:
+    """Generate and store an access token (and a refresh token when ``refresh_ttl_s`` is set)."""
+    access = new_token_string()
+    refresh = new_token_string() if refresh_ttl_s else None
+    common = {"client_id": client_id, "principal_kind": principal_kind, "subject": subject,
+              "scope": scope, "node": node, "patient": patient}
+    store(conn, access, ttl_s=ttl_s, pair=refresh, **common)
+    if refresh and refresh_ttl_s:
+        store(conn, refresh, ttl_s=refresh_ttl_s, token_type="refresh", pair=access, **common)
+    return IssuedToken(access, ttl_s, scope, refresh)
+
+
+def lookup(conn: Connection, token: str, token_type: str | None = "access"
+           ) -> TokenRecord | None:
+    """The record of a token string, active or not; None when unknown."""
+    row = conn.execute(select(oauth_token).where(
+        oauth_token.c.token_hash == token_hash(token))).mappings().first()
+    if row is None or (token_type and row["token_type"] != token_type):
+        return None
+    return TokenRecord.from_row(row)
+
+
+def active(conn: Connection, token: str, token_type: str | None = "access"
+           ) -> TokenRecord | None:
+    """The record of a token that is neither expired nor revoked."""
+    record = lookup(conn, token, token_type)
+    return record if record and record.active_at(to_micros(now())) else None
+
+
+def revoke(conn: Connection, token: str) -> bool:
+    """Revoke a token and the token issued with it (RFC 7009); False when it was unknown."""
+    key = token_hash(token)
+    result = conn.execute(update(oauth_token).where(
+        or_(oauth_token.c.token_hash == key, oauth_token.c.pair_hash == key)).values(
+        revoked=True))
+    return bool(result.rowcount)
+
+
+def revoke_subject(conn: Connection, subject: str) -> int:
+    """Revoke every token of an account or client (sign-out everywhere, disabled client)."""
+    result = conn.execute(update(oauth_token).where(oauth_token.c.subject == subject).values(
+        revoked=True))
+    return int(result.rowcount)
+
+
+def purge_expired(conn: Connection, before_us: int) -> int:
+    """Delete tokens that expired before ``before_us``."""
+    result = conn.execute(delete(oauth_token).where(oauth_token.c.expires_us < before_us))
+    return int(result.rowcount)

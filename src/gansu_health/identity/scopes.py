@@ -64,7 +64,7 @@ def parse_scope(raw: str) -> Scope | None:
     if rtype != "*" and not (rtype[0].isupper() and rtype.isalnum()):
         raise ScopeError(f"scope '{raw}': '{rtype}' is not a resource type")
     params = tuple(parse_qsl(query, keep_blank_values=False)) if query else ()
-    return Scope(context, rtype, _permissions(perms, raw), params)  # type: ignore[arg-type]
+    return Scope(context, rtype, _permissions(perms, raw), params)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,9 +45,9 @@ class TokenRecord:
     pair_hash: str | None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> TokenRecord:
+    def from_row(cls, row: Mapping[Any, Any]) -> TokenRecord:
         """Build from a result row mapping."""
-        return cls(**{k: row[k] for k in cls.__slots__})  # type: ignore[attr-defined]
+        return cls(**{k: row[k] for k in cls.__slots__})
 
     def active_at(self, moment_us: int) -> bool:
         """Whether the token is usable at ``moment_us``."""
@@ -86,11 +86,12 @@ def issue(conn: Connection, *, client_id: str, principal_kind: str, subject: str
     """Generate and store an access token (and a refresh token when ``refresh_ttl_s`` is set)."""
     access = new_token_string()
     refresh = new_token_string() if refresh_ttl_s else None
-    common = {"client_id": client_id, "principal_kind": principal_kind, "subject": subject,
-              "scope": scope, "node": node, "patient": patient}
-    store(conn, access, ttl_s=ttl_s, pair=refresh, **common)
-    if refresh and refresh_ttl_s:
-        store(conn, refresh, ttl_s=refresh_ttl_s, token_type="refresh", pair=access, **common)
+    for token, token_type, ttl, pair in ((access, "access", ttl_s, refresh),
+                                         (refresh, "refresh", refresh_ttl_s, access)):
+        if token and ttl:
+            store(conn, token, client_id=client_id, principal_kind=principal_kind,
+                  subject=subject, scope=scope, node=node, ttl_s=ttl, token_type=token_type,
+                  patient=patient, pair=pair)
     return IssuedToken(access, ttl_s, scope, refresh)
 
 

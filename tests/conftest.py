@@ -16,10 +16,11 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from gansu_health.app import create_app
-from gansu_health.core.database import build_engine
+from gansu_health.core.database import build_engine, write_transaction
 from gansu_health.core.migrate import upgrade
 from gansu_health.core.settings import Settings
 from gansu_health.devtools.pgcluster import PostgresCluster, PostgresUnavailable, free_port
+from gansu_health.identity.tokens import repository as tokens
 
 REPO = Path(__file__).resolve().parent.parent
 BACKENDS = [b.strip() for b in os.environ.get("GANSU_HEALTH_TEST_BACKENDS",
@@ -85,11 +86,31 @@ def settings(db_url: str) -> Settings:
     return Settings(database_url=db_url, base_url="http://testserver/fhir")
 
 
-@pytest.fixture(scope="module")
-def client(settings: Settings) -> Iterator[TestClient]:
-    """An in-process HTTP client for the app."""
+def mint_token(settings: Settings, scope: str = "system/*.cruds", *, kind: str = "operator",
+               subject: str = "pytest", patient: str | None = None, ttl_s: int = 86_400) -> str:
+    """Issue an access token straight into the token store (as ``gansu-health token`` does)."""
     engine = build_engine(settings.database_url, settings)
-    with TestClient(create_app(settings, engine)) as test_client:
+    try:
+        with write_transaction(engine) as conn:
+            issued = tokens.issue(conn, client_id=f"{subject}-client", principal_kind=kind,
+                                  subject=subject, scope=scope, node=settings.node_id,
+                                  ttl_s=ttl_s, patient=patient)
+    finally:
+        engine.dispose()
+    return issued.access_token
+
+
+@pytest.fixture(scope="module")
+def operator_headers(settings: Settings) -> dict[str, str]:
+    """Headers of an operator with every system scope: what FHIR behaviour tests run as."""
+    return {"Authorization": f"Bearer {mint_token(settings)}"}
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings, operator_headers: dict[str, str]) -> Iterator[TestClient]:
+    """An in-process HTTP client for the app, signed in as an operator (system/*.cruds)."""
+    engine = build_engine(settings.database_url, settings)
+    with TestClient(create_app(settings, engine), headers=operator_headers) as test_client:
         yield test_client
     engine.dispose()
 
@@ -100,6 +121,8 @@ class LiveServer:
     def __init__(self, settings: Settings) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}/fhir"
+        self.token = mint_token(settings)
+        self.headers = {"Authorization": f"Bearer {self.token}"}
         settings = settings.model_copy(update={"base_url": self.base})
         config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
                                 log_level="warning")

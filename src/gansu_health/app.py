@@ -6,8 +6,10 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -18,7 +20,12 @@ from gansu_health.core.database import build_engine
 from gansu_health.core.errors import PayloadTooLarge
 from gansu_health.core.settings import Settings, get_settings
 from gansu_health.fhir.rest.dispatch import FHIR_JSON, FhirApi, FhirRequest
+from gansu_health.fhir.rest.openapi import merge_into
 from gansu_health.fhir.setup import build_fhir_api
+from gansu_health.identity.accounts.install import install_accounts
+from gansu_health.identity.oauth.router import router as oauth_router
+from gansu_health.identity.policy.guard import SecurityGuard
+from gansu_health.identity.web import install_web_security
 
 log = logging.getLogger(__name__)
 LANDING = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
@@ -46,12 +53,22 @@ def _fhir_endpoint(api: FhirApi, max_body: int) -> Callable[[Request], Awaitable
         body = await request.body()
         req = FhirRequest(request.method, request.path_params.get("path", ""),
                           list(request.query_params.multi_items()),
-                          {k.lower(): v for k, v in request.headers.items()}, body)
+                          {k.lower(): v for k, v in request.headers.items()}, body,
+                          client_ip=request.client.host if request.client else None)
         resp = await run_in_threadpool(api.handle, req)
         return Response(resp.body if request.method != "HEAD" else b"", resp.status,
                         headers=resp.headers, media_type=FHIR_JSON if resp.body else None)
 
     return endpoint
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The application's OpenAPI schema with the FHIR interface described in it."""
+    if app.openapi_schema is None:
+        app.openapi_schema = merge_into(get_openapi(
+            title=app.title, version=app.version, description=app.description,
+            routes=app.routes))
+    return app.openapi_schema
 
 
 def _deliver_events(api: FhirApi, stop: threading.Event, interval: float) -> None:
@@ -68,6 +85,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or get_settings()
     engine = engine or build_engine(settings.database_url, settings)
     api = build_fhir_api(settings, engine)
+    if settings.security_enabled:
+        api.guard = SecurityGuard(engine, api.service, settings.node_id)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -84,9 +103,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.fhir = api
+    install_accounts(app, settings)
+    install_web_security(app, settings)
+    app.include_router(oauth_router)  # first: it answers /fhir/.well-known/smart-configuration
     endpoint = _fhir_endpoint(api, settings.max_body_bytes)
     app.add_route("/fhir", endpoint, methods=FHIR_METHODS, include_in_schema=False)
     app.add_route("/fhir/{path:path}", endpoint, methods=FHIR_METHODS, include_in_schema=False)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     @app.get("/", include_in_schema=False)
     def home() -> HTMLResponse:

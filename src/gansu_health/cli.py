@@ -13,9 +13,14 @@ from rich.table import Table
 
 from gansu_health.core.settings import get_settings
 from gansu_health.devtools.bench_fhir import bench_app
+from gansu_health.devtools.bench_booking import bench_booking_app
 from gansu_health.devtools.bench_mpi import bench_mpi_app
 from gansu_health.devtools.bench_mpi_service import bench_mpi_service_app
+from gansu_health.devtools.bench_security import bench_security_app
+from gansu_health.identity.accounts.cli import accounts_app
 from gansu_health.identity.audit.cli import audit_app
+from gansu_health.identity.keys_cli import keys_app
+from gansu_health.identity.oauth.cli import clients_app, token_cmd
 from gansu_health.mpi.cli import mpi_app
 from gansu_health.registry.terminology.cli import terminology_app
 
@@ -30,9 +35,15 @@ fhir_app = typer.Typer(help="FHIR repository maintenance.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(fhir_app, name="fhir")
 bench_app.add_typer(bench_mpi_app)
+bench_app.add_typer(bench_booking_app)
 bench_app.add_typer(bench_mpi_service_app)
+bench_app.add_typer(bench_security_app)
 app.add_typer(bench_app, name="bench")
+app.add_typer(accounts_app, name="accounts")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+app.add_typer(clients_app, name="clients")
+app.command("token")(token_cmd)
 app.add_typer(mpi_app, name="mpi")
 app.add_typer(terminology_app, name="terminology")
 console = Console()

@@ -11,11 +11,14 @@ if TYPE_CHECKING:
     from gansu_health.fhir.rest.dispatch import FhirApi
 
 # each module has ``setup(api)``: it registers operations, write hooks and event subscribers
-DOMAIN_MODULES = ("gansu_health.registry.setup", "gansu_health.mpi.setup")
+DOMAIN_MODULES = ("gansu_health.identity.fields", "gansu_health.registry.setup",
+                  "gansu_health.mpi.setup", "gansu_health.identity.setup",
+                  "gansu_health.scheduling.setup")
 # modules whose tables Alembic must see
 MODEL_MODULES = ("gansu_health.fhir.storage.tables", "gansu_health.core.events",
                  "gansu_health.mpi.models", "gansu_health.identity.audit.models",
-                 "gansu_health.identity.tokens.models")
+                 "gansu_health.identity.tokens.models", "gansu_health.identity.oauth.models",
+                 "gansu_health.identity.accounts.models", "gansu_health.scheduling.models")
 
 
 def _present(name: str) -> bool:

@@ -157,7 +157,7 @@ def test_concurrent_conditional_creates_leave_one(live_server: LiveServer) -> No
     statuses: list[int] = []
 
     def create() -> None:
-        with httpx.Client(timeout=60) as http:
+        with httpx.Client(timeout=60, headers=live_server.headers) as http:
             barrier.wait()
             resp = http.post(f"{live_server.base}/Patient", json=_patient(ident),
                              headers={"If-None-Exist": crit})
@@ -169,5 +169,6 @@ def test_concurrent_conditional_creates_leave_one(live_server: LiveServer) -> No
     for t in threads:
         t.join()
     assert sorted(statuses) == [200] * 7 + [201]
-    found = httpx.get(f"{live_server.base}/Patient?{crit}&_summary=count").json()
+    found = httpx.get(f"{live_server.base}/Patient?{crit}&_summary=count",
+                      headers=live_server.headers).json()
     assert found["total"] == 1

@@ -57,14 +57,14 @@ def test_feed_reader_never_misses_concurrent_writes(live_server: LiveServer) -> 
     lock = threading.Lock()
 
     def writer() -> None:
-        with httpx.Client(timeout=60) as http:
+        with httpx.Client(timeout=60, headers=live_server.headers) as http:
             while not stop.is_set():
                 resp = http.post(f"{live_server.base}/Basic",
                                  json={"resourceType": "Basic", "code": {"text": "feed"}})
                 with lock:
                     written.append(resp.json()["id"])
 
-    with httpx.Client(timeout=60) as http:
+    with httpx.Client(timeout=60, headers=live_server.headers) as http:
         start = http.get(f"{live_server.base}/_history?_sort=_lastUpdated&_count=1000").json()
         url = next((lnk["url"] for lnk in start["link"] if lnk["relation"] == "next"), None)
         seen = {e["resource"]["id"] for e in start.get("entry", []) if "resource" in e}

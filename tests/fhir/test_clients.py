@@ -27,6 +27,7 @@ class LiveServer(Protocol):
     """The part of the ``live_server`` fixture these tests use."""
 
     base: str
+    headers: dict[str, str]
 
 
 def _resident_id(birth: str, gender: str) -> str:
@@ -65,11 +66,13 @@ def _weight(pid: str, kg: float, when: str) -> dict[str, Any]:
 
 
 def _fhirpy(live: LiveServer) -> SyncFHIRClient:
-    return SyncFHIRClient(live.base, extra_headers={"Accept": "application/fhir+json"})
+    return SyncFHIRClient(live.base, authorization=live.headers["Authorization"],
+                          extra_headers={"Accept": "application/fhir+json"})
 
 
 def _post(live: LiveServer, body: dict[str, Any]) -> dict[str, Any]:
-    resp = httpx.post(f"{live.base}/{body['resourceType']}", json=body, timeout=30)
+    resp = httpx.post(f"{live.base}/{body['resourceType']}", json=body, timeout=30,
+                      headers=live.headers)
     assert resp.status_code == 201, resp.text
     return resp.json()  # type: ignore[no-any-return]
 
@@ -78,7 +81,7 @@ def _transaction(live: LiveServer, resources: list[dict[str, Any]]) -> list[str]
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
         {"resource": r, "request": {"method": "POST", "url": r["resourceType"]}}
         for r in resources]}
-    resp = httpx.post(live.base, json=bundle, timeout=60)
+    resp = httpx.post(live.base, json=bundle, timeout=60, headers=live.headers)
     assert resp.status_code == 200, resp.text
     entries = resp.json()["entry"]
     assert [e["response"]["status"][:3] for e in entries] == ["201"] * len(resources)
@@ -189,7 +192,9 @@ def test_fhirpy_fetch_all_pages_and_count(live_server: LiveServer) -> None:
 
 
 def _fc_server(live: LiveServer) -> fc_server.FHIRServer:
-    return fc_server.FHIRServer(None, base_uri=live.base)
+    server = fc_server.FHIRServer(None, base_uri=live.base)
+    server.session.headers.update(live.headers)
+    return server
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

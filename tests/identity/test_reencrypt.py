@@ -15,9 +15,9 @@ from gansu_health.identity.keys import (
     EncryptedColumn,
     FieldCipher,
     MemoryKeyProvider,
-    ReencryptStats,
     reencrypt_table,
 )
+from gansu_health.identity.reencrypt import ReencryptStats
 
 ROWS = 257
 

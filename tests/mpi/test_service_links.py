@@ -144,7 +144,8 @@ def test_concurrent_registrations_of_a_new_person_end_with_one_golden_record(
 
     def register(body: dict[str, Any], barrier: threading.Barrier) -> None:
         barrier.wait()
-        resp = httpx.post(f"{live_server.base}/Patient", json=body, timeout=60)
+        resp = httpx.post(f"{live_server.base}/Patient", json=body, timeout=60,
+                          headers=live_server.headers)
         with lock:
             results.append(resp)
 
@@ -159,7 +160,8 @@ def test_concurrent_registrations_of_a_new_person_end_with_one_golden_record(
     assert [r.status_code for r in results] == [201] * 8
     for person in people:
         found = httpx.get(f"{live_server.base}/Patient", params={
-            "identifier": f"{RESIDENT_ID_SYSTEM}|{person.resident_id}"}).json()
+            "identifier": f"{RESIDENT_ID_SYSTEM}|{person.resident_id}"},
+            headers=live_server.headers).json()
         assert found["total"] == 2
         assert len({empi_of(e["resource"]) for e in found["entry"]}) == 1
 

@@ -33,6 +33,16 @@ class Settings(BaseSettings):
         default=True, description="require a token and enforce scopes; off only to benchmark")
     access_token_ttl_s: int = 3600
     refresh_token_ttl_s: int = 30 * 24 * 3600
+    key_file: Path = Field(default=Path("var") / "keys.json",
+                           description="SM4/HMAC-SM3 key ring, created 0600 on first use")
+    key_provider: str = Field(
+        default="file", description='"file" (key_file) or "module:Class" of a KMS KeyProvider')
+    field_encryption: bool = Field(
+        default=True, description="seal resident ids, phones and street addresses at rest")
+    sms_gateway: str = Field(
+        default="log", description='"log" (development sink) or "module:Class" of a gateway')
+    client_quota_per_minute: int = Field(
+        default=60_000, description="requests per minute one API client may make")
 
 
 @lru_cache

@@ -17,6 +17,12 @@ from gansu_health.fhir.storage.repository import Stored, WriteItem, new_id
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 Entry = dict[str, Any]
 GetHandler = Callable[[Connection, str], tuple[int, dict[str, Any] | None, Stored | None]]
+# authorises a write entry: (conn, method, url, None) before it runs, then with the content written
+EntryCheck = Callable[[Connection, str, str, dict[str, Any] | None], None]
+
+
+def _no_check(conn: Connection, method: str, url: str, resource: dict[str, Any] | None) -> None:
+    return None
 
 
 def _walk_references(node: Any, rewrite: Callable[[str], str]) -> None:
@@ -49,9 +55,19 @@ def _response(status: str, stored: Stored | None, outcome: dict[str, Any] | None
 class BundleProcessor:
     """Executes batch and transaction Bundles through the FHIR service."""
 
-    def __init__(self, service: FhirService, get_handler: GetHandler) -> None:
+    def __init__(self, service: FhirService, get_handler: GetHandler,
+                 check_entry: EntryCheck = _no_check) -> None:
         self.service = service
         self.get_handler = get_handler
+        self.check_entry = check_entry
+
+    def _checked(self, conn: Connection, i: int, entry: Entry, stored: Stored | None) -> None:
+        if stored is not None and stored.content is not None:
+            req = entry["request"]
+            try:
+                self.check_entry(conn, req["method"], req["url"], stored.json())
+            except PlatformError as exc:
+                raise _at_entry(exc, i) from None
 
     def check(self, bundle: Any) -> tuple[str, list[Entry]]:
         """Validate the envelope; return the bundle type and entries."""
@@ -80,7 +96,10 @@ class BundleProcessor:
         """Run all entries in the caller's transaction; any error aborts everything."""
         idmap: dict[str, str] = {}
         for i, entry in enumerate(entries):
-            self._prepare(conn, i, entry, idmap)
+            try:
+                self._prepare(conn, i, entry, idmap)
+            except PlatformError as exc:
+                raise _at_entry(exc, i) from None
         rewrite = self._rewriter(conn, idmap)
         for i, entry in enumerate(entries):
             if "resource" in entry:
@@ -102,6 +121,7 @@ class BundleProcessor:
                 continue
             try:
                 results[i] = self._execute(conn, entries[i], idmap)
+                self._checked(conn, i, entries[i], entries[i].get("_stored"))
             except PlatformError as exc:
                 raise _at_entry(exc, i) from None
         return [r for r in results if r is not None]
@@ -114,6 +134,7 @@ class BundleProcessor:
             entries[i]["resource"]["id"] = entries[i]["_id"]
             items.append(WriteItem(entries[i]["resource"], entries[i]["_id"], new=True))
         for i, stored in zip(indexes, self.service.store.write_many(conn, items), strict=True):
+            self._checked(conn, i, entries[i], stored)
             results[i] = _response("201 Created", stored)
 
     def _put_many(self, conn: Connection, entries: list[Entry], indexes: list[int],
@@ -129,6 +150,7 @@ class BundleProcessor:
                     expression=f"{rtype}.id"), i)
             items.append(WriteItem(resource, fid))
         for i, stored in zip(indexes, self.service.store.write_many(conn, items), strict=True):
+            self._checked(conn, i, entries[i], stored)
             status = "201 Created" if stored.method == "create" else "200 OK"
             results[i] = _response(status, stored)
 
@@ -141,6 +163,7 @@ class BundleProcessor:
                     self._prepare(conn, i, entry, {})
                     self._validate(i, entry)
                     out.append(self._execute(conn, entry, {}))
+                    self._checked(conn, i, entry, entry.get("_stored"))
             except PlatformError as exc:
                 out.append(_response(str(exc.status), None, _at_entry(exc, i).outcome()))
         return out
@@ -149,6 +172,8 @@ class BundleProcessor:
         req = entry["request"]
         method = req["method"]
         resource = entry.get("resource")
+        if method not in ("GET", "HEAD"):
+            self.check_entry(conn, method, req["url"], None)
         if method in ("POST", "PUT") and not isinstance(resource, dict):
             raise BadRequest(f"Bundle.entry[{i}] ({method}) needs a resource",
                              expression=f"Bundle.entry[{i}].resource")
@@ -210,6 +235,7 @@ class BundleProcessor:
             assert isinstance(resource, dict)
             resource["id"] = entry["_id"]
             stored = svc.store.write(conn, resource, fid=entry["_id"], method="create")
+            entry["_stored"] = stored
             return _response("201 Created", stored)
         if method == "PUT":
             if len(segments) == 1:
@@ -220,12 +246,14 @@ class BundleProcessor:
                                     if_match=req.get("ifMatch"), validated=True)
             else:
                 raise BadRequest(f"PUT url '{url}' must be Type/id or Type?criteria")
+            entry["_stored"] = stored
             return _response("201 Created" if stored.method == "create" else "200 OK", stored)
         if method == "PATCH":
             if len(segments) != 2:
                 raise BadRequest(f"PATCH url '{url}' must be Type/id")
             ops = _patch_body(resource)
             stored = svc.patch(conn, segments[0], segments[1], ops, if_match=req.get("ifMatch"))
+            entry["_stored"] = stored
             return _response("200 OK", stored)
         if len(segments) == 2:
             svc.delete(conn, segments[0], segments[1])

@@ -47,6 +47,11 @@ class Operation:
     writes: bool = False
     get_allowed: bool = True
     description: str = ""
+    # who may invoke it, read by the access guard: "open" (any caller; touches no health data),
+    # "patient" (reads a patient's whole record), "person-lookup" (finds people by demographics),
+    # "steward" (changes identity links), "booking" (acts for the ``patient`` parameter),
+    # "admin" (operators, systems and administrators only — the default)
+    access: str = "admin"
 
 
 class OperationRegistry:
@@ -57,11 +62,11 @@ class OperationRegistry:
 
     def register(self, name: str, handler: Handler, *, levels: set[str],
                  types: set[str] | None = None, writes: bool = False, get_allowed: bool = True,
-                 description: str = "") -> None:
+                 description: str = "", access: str = "admin") -> None:
         """Register ``$name`` at the given levels (and types)."""
         self._ops.setdefault(name, []).append(Operation(
             name, handler, frozenset(levels), frozenset(types) if types else None, writes,
-            get_allowed, description))
+            get_allowed, description, access))
 
     def find(self, name: str, level: str, rtype: str | None) -> Operation:
         """Return the operation for this invocation, raising when it is not defined there."""

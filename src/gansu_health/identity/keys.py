@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import importlib
 import json
 import os
 import re
@@ -26,12 +27,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Engine, Table, select, update
+from sqlalchemy import Engine, Table
 
-from gansu_health.core.database import write_transaction
+from gansu_health.core.settings import Settings
 from gansu_health.identity.crypto import (
     KEY_BYTES,
     DecryptionError,
@@ -41,6 +43,7 @@ from gansu_health.identity.crypto import (
     seal,
     unseal,
 )
+from gansu_health.identity.reencrypt import ReencryptStats, row_rewriter, walk_table
 
 Purpose = Literal["data", "index"]
 PURPOSES: tuple[Purpose, ...] = ("data", "index")
@@ -249,6 +252,25 @@ class FileKeyProvider(MemoryKeyProvider):
             os.replace(target, self.path)
 
 
+_SHARED: dict[tuple[str, str], KeyProvider] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def key_provider(settings: Settings) -> KeyProvider:
+    """Return the process's shared provider: the key file, or ``module:Class(settings)`` (KMS)."""
+    spec = (settings.key_provider, str(Path(settings.key_file).resolve()))
+    with _SHARED_LOCK:
+        provider = _SHARED.get(spec)
+        if provider is None:
+            if settings.key_provider == "file":
+                provider = FileKeyProvider(Path(settings.key_file))
+            else:
+                module, _, name = settings.key_provider.partition(":")
+                provider = getattr(importlib.import_module(module), name)(settings)
+            _SHARED[spec] = provider
+    return provider
+
+
 def _nfkc(value: str) -> str:
     return unicodedata.normalize("NFKC", value)
 
@@ -297,11 +319,22 @@ class FieldCipher:
 
     def blind_index(self, value: str, kind: str = "text") -> str:
         """Return the hex HMAC-SM3 blind index of the normalised value under the active key."""
-        return self._index(self.keys.active("index")[1], value, kind)
+        return _index(self.keys.active("index")[1], value, kind)
 
     def blind_indexes(self, value: str, kind: str = "text") -> list[str]:
         """Return the blind index under every index key (active first), for lookups mid-rotation."""
-        return [self._index(self.keys.get("index", kid), value, kind)
+        return [_index(self.keys.get("index", kid), value, kind)
+                for kid in self.keys.key_ids("index")]
+
+    def tagged_index(self, value: str, kind: str = "text") -> str:
+        """Return ``<index key id>:<blind index>`` under the active index key."""
+        kid, key = self.keys.active("index")
+        return f"{kid}:{_index(key, value, kind)}"
+
+    def tagged_indexes(self, value: str, kind: str = "text") -> list[str]:
+        """Return ``<index key id>:<blind index>`` under every index key, the active one first."""
+        self.keys.active("index")  # a provider may notice a rotation by another process here
+        return [f"{kid}:{_index(self.keys.get('index', kid), value, kind)}"
                 for kid in self.keys.key_ids("index")]
 
     @staticmethod
@@ -309,9 +342,11 @@ class FieldCipher:
         """Normalise ``value`` for the blind index of ``kind`` (resident_id, phone, email, text)."""
         return NORMALISERS[kind](value)
 
-    def _index(self, key: bytes, value: str, kind: str) -> str:
-        message = f"{kind}\x00{self.normalise(value, kind)}".encode()
-        return hmac_sm3(key, message).hex()
+
+@lru_cache(maxsize=65536)
+def _index(key: bytes, value: str, kind: str) -> str:
+    """HMAC-SM3 of the normalised value; cached, as lookups repeat what writes computed."""
+    return hmac_sm3(key, f"{kind}\x00{NORMALISERS[kind](value)}".encode()).hex()
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,16 +357,6 @@ class EncryptedColumn:
     context: str = ""
     index_column: str | None = None
     kind: str = "text"
-
-
-@dataclass(slots=True)
-class ReencryptStats:
-    """What a re-encryption pass did."""
-
-    scanned: int = 0
-    rewritten: int = 0
-    conflicts: int = 0
-    last_id: Any = None
 
 
 def _row_update(cipher: FieldCipher, row: Mapping[Any, Any],
@@ -359,36 +384,12 @@ def reencrypt_table(engine: Engine, cipher: FieldCipher, table: Table, id_column
                     progress: Callable[[ReencryptStats], None] | None = None) -> ReencryptStats:
     """Re-seal every value of ``columns`` not under the active key, walking ``table`` by id.
 
-    Each batch is its own short write transaction and each row update is a compare-and-set on
-    the old values, so the application keeps running (old and new keys both decrypt meanwhile)
-    and a row changed concurrently is left to the writer (counted in ``conflicts``; rerun to
-    sweep). Blind-index columns named in ``EncryptedColumn.index_column`` are recomputed under
-    the active index key. The pass is idempotent and can be resumed.
+    Batches are short write transactions with compare-and-set row updates (see
+    ``identity.reencrypt``), so the application keeps running (old and new keys both decrypt
+    meanwhile). Blind-index columns named in ``EncryptedColumn.index_column`` are recomputed
+    under the active index key. The pass is idempotent and can be resumed.
     """
     cols = [c if isinstance(c, EncryptedColumn) else EncryptedColumn(c) for c in columns]
     names = [c.name for c in cols] + [c.index_column for c in cols if c.index_column]
-    key = table.c[id_column]
-    stats = ReencryptStats()
-    while True:
-        with write_transaction(engine) as conn:
-            query = select(key, *(table.c[n] for n in names)).order_by(key).limit(batch)
-            if stats.last_id is not None:
-                query = query.where(key > stats.last_id)
-            rows = [r._mapping for r in conn.execute(query)]
-            for row in rows:
-                changes = _row_update(cipher, row, cols)
-                if not changes:
-                    continue
-                guard = [table.c[n] == row[n] if row[n] is not None else table.c[n].is_(None)
-                         for n in changes]
-                done = conn.execute(update(table).where(key == row[id_column], *guard)
-                                    .values(**changes)).rowcount
-                stats.rewritten += done
-                stats.conflicts += 1 - done
-        stats.scanned += len(rows)
-        if rows:
-            stats.last_id = rows[-1][id_column]
-        if progress is not None:
-            progress(stats)
-        if len(rows) < batch:
-            return stats
+    handle = row_rewriter(table, id_column, lambda row: _row_update(cipher, row, cols))
+    return walk_table(engine, table, id_column, names, handle, batch=batch, progress=progress)

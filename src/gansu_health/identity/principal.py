@@ -30,6 +30,8 @@ class Principal:
     region: str | None = None  # GB/T 2260 code whose data a CDC officer or supervisor oversees
     patient: str | None = None  # SMART launch context; a citizen's own Patient id
     members: frozenset[str] = field(default_factory=frozenset)  # 就诊人: family Patient ids
+    wards: frozenset[str] = field(default_factory=frozenset)  # members this account is guardian of
+    home: str | None = None  # a citizen's own Patient (real-name binding); patient may differ
     node: str | None = None  # a municipal node's system client acts for its node
     break_glass: str | None = None  # the stated reason when emergency access was invoked
 

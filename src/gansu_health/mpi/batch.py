@@ -19,7 +19,6 @@ from gansu_health.core.events import outbox, transaction_id
 from gansu_health.fhir.storage.repository import WriteItem
 from gansu_health.mpi import repository as repo
 from gansu_health.mpi.golden import GOLDEN_TYPE, SourceView, build_golden, same_content
-from gansu_health.mpi.matching import encode_features
 from gansu_health.mpi.models import (
     mpi_block_key,
     mpi_golden,
@@ -56,12 +55,11 @@ def apply_new(mpi: MpiService, conn: Connection, items: Sequence[tuple[str, Pend
             conn.execute(table.delete().where(table.c.patient_id.in_(chunk)))
     records, keys, idents = [], [], []
     for fid, p in items:
-        records.append({"patient_id": fid, "node": node, "features": encode_features(p.features),
-                        "resident_id": p.resident_id, "verified": p.verified,
-                        "updated_us": stamp})
-        keys += [{"node": node, "key": k[:128], "patient_id": fid} for k in sorted(set(p.keys))]
-        idents += [{"node": node, "patient_id": fid, "system": s[:255], "value": v[:255]}
-                   for s, v in sorted(set(p.identifiers))]
+        indexed = mpi.vault.rows(node, fid, p.features, p.resident_id, p.verified, p.keys,
+                                 p.identifiers, stamp)
+        records.append(indexed.record)
+        keys += indexed.keys
+        idents += indexed.identifiers
     for table, rows in ((mpi_record, records), (mpi_block_key, keys), (mpi_identifier, idents)):
         if rows:
             conn.execute(insert(table), rows)

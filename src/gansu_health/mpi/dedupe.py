@@ -11,9 +11,8 @@ from sqlalchemy import Engine
 from gansu_health.core.database import read_transaction, write_transaction
 from gansu_health.mpi import repository as repo
 from gansu_health.mpi.engine import blocking_keys, clusters
-from gansu_health.mpi.matching import decode_features, encode_features
 from gansu_health.mpi.repository import AUTO, MATCH, POSSIBLE_MATCH
-from gansu_health.mpi.service import MpiService, prepare
+from gansu_health.mpi.service import MpiService
 
 Progress = Callable[[int], None]
 
@@ -68,9 +67,7 @@ class Deduplicator:
                 if not rids:
                     return done
                 for stored in self.mpi.store.load_many(conn, rids).values():
-                    check, features, keys, idents = prepare(stored.json(), reject=False)
-                    repo.save_record(conn, self.mpi.node, stored.fid, encode_features(features),
-                                     check.resident_id, check.verified, keys, idents)
+                    self.mpi.index_source(conn, stored)
             after = rids[-1]
             done += len(rids)
             progress(len(rids))
@@ -91,7 +88,7 @@ class Deduplicator:
                     return found
                 stored = repo.records(conn, fids)
                 for fid in fids:
-                    features = decode_features(stored[fid][0])
+                    features = self.mpi.vault.open_features(fid, stored[fid][0])
                     mine = repo.match_link(conn, fid)
                     for pair in self.mpi.scorer.score_sources(
                             conn, features, blocking_keys(features), exclude=fid,

@@ -6,13 +6,16 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection
 
 from gansu_health.mpi import blocking
 from gansu_health.mpi.engine import Features, Matcher, MatchResult
+
+if TYPE_CHECKING:
+    from gansu_health.mpi.protect import MpiVault
 
 GRADE_RANK = {"certain": 3, "probable": 2, "possible": 1, "certainly-not": 0}
 
@@ -60,9 +63,10 @@ def rank(score: GoldenScore | PairScore) -> tuple[int, float]:
 class Scorer:
     """Blocking lookup plus the engine's Matcher."""
 
-    def __init__(self, matcher: Matcher, max_candidates: int) -> None:
+    def __init__(self, matcher: Matcher, max_candidates: int, vault: MpiVault) -> None:
         self.matcher = matcher
         self.max_candidates = max_candidates
+        self.vault = vault  # stored keys are blind and stored features sealed
         self.model_version = str(matcher.model.version)[:32]
 
     def score_sources(self, conn: Connection, features: Features, keys: Sequence[str], *,
@@ -70,10 +74,10 @@ class Scorer:
                       extra: Sequence[tuple[str, str | None, Features]] = ()
                       ) -> list[PairScore]:
         """Score every candidate source (and ``extra`` in-flight records), best first."""
-        found = blocking.candidates(conn, keys, exclude=exclude, limit=self.max_candidates,
-                                linked_only=linked_only)
-        pairs = [PairScore(c.source_id, c.golden_id,
-                           self.matcher.compare(features, decode_features(c.features)))
+        found = blocking.candidates(conn, self.vault.lookup_keys(keys), exclude=exclude,
+                                    limit=self.max_candidates, linked_only=linked_only)
+        pairs = [PairScore(c.source_id, c.golden_id, self.matcher.compare(
+                     features, self.vault.open_features(c.source_id, c.features)))
                  for c in found]
         seen = {c.source_id for c in found}
         pairs += [PairScore(sid, gid, self.matcher.compare(features, other))

@@ -180,7 +180,7 @@ def register(registry: OperationRegistry) -> None:
     """Register the link-management operations at the system level, on Patient and Person."""
     for name, handler, writes, description in _OPERATIONS:
         registry.register(name, handler, levels={"system"}, writes=writes,
-                          get_allowed=not writes, description=description)
+                          get_allowed=not writes, description=description, access="steward")
         registry.register(name, handler, levels={"type"}, types={"Patient", GOLDEN_TYPE},
-                          writes=writes,
-                          get_allowed=not writes, description=description)
+                          writes=writes, get_allowed=not writes, description=description,
+                          access="steward")

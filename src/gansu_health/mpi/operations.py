@@ -16,6 +16,7 @@ from gansu_health.mpi import parameters as p
 from gansu_health.mpi import repository as repo
 from gansu_health.mpi.engine import blocking_keys, features_from_patient
 from gansu_health.mpi.golden import golden_ref
+from gansu_health.mpi.protect import MpiVault, identifiers_of
 from gansu_health.mpi.service import mpi_of
 from gansu_health.mpi.settings import EMPI_SYSTEM
 
@@ -97,7 +98,7 @@ def pix(call: OperationCall) -> OperationResult:
     for target in targets:
         if target != EMPI_SYSTEM and not repo.system_known(conn, target):
             raise Forbidden(f"targetSystem '{target}' not found", expression="targetSystem")
-    goldens = _goldens_of(conn, system, value)
+    goldens = _goldens_of(conn, system, value, mpi_of(call.services).vault)
     if not goldens:
         raise NotFound("sourceIdentifier Patient Identifier not found",
                        expression="sourceIdentifier")
@@ -111,7 +112,7 @@ def pix(call: OperationCall) -> OperationResult:
             out.append(p.part("targetIdentifier", {"system": EMPI_SYSTEM, "value": row.empi_id}))
             if EMPI_SYSTEM in targets:
                 refs.append(golden_ref(g))
-    for fid, sys, val in repo.identifiers_of(conn, sources):
+    for fid, sys, val in identifiers_of(call.services.service.store, conn, sources):
         if (sys, val) != (system, value) and (not targets or sys in targets):
             out.append(p.part("targetIdentifier", {"system": sys, "value": val}))
             refs.append(f"Patient/{fid}")
@@ -119,14 +120,14 @@ def pix(call: OperationCall) -> OperationResult:
     return OperationResult(p.parameters(*out))
 
 
-def _goldens_of(conn: Any, system: str, value: str) -> list[str]:
+def _goldens_of(conn: Any, system: str, value: str, vault: MpiVault) -> list[str]:
     if system == EMPI_SYSTEM:
         row = repo.golden_by_empi(conn, value)
         while row is not None and row.status == "redirected":
             row = repo.golden(conn, row.redirect_to)
         return [row.golden_id] if row is not None else []
     goldens = []
-    for fid in repo.sources_with_identifier(conn, system, value):
+    for fid in repo.sources_with_identifier(conn, system, vault.lookup_identifier(system, value)):
         link = repo.match_link(conn, fid)
         if link is not None:
             goldens.append(link.golden_id)
@@ -137,6 +138,8 @@ def register(registry: OperationRegistry) -> None:
     """Register $match and $ihe-pix on Patient."""
     registry.register("match", match, levels={"type"}, types={"Patient"}, writes=False,
                       get_allowed=False,
-                      description="FHIR R4 / IHE PDQm ITI-119: score patients via golden records")
+                      description="FHIR R4 / IHE PDQm ITI-119: score patients via golden records",
+                      access="person-lookup")
     registry.register("ihe-pix", pix, levels={"type"}, types={"Patient"},
-                      description="IHE PIXm ITI-83: cross-reference patient identifiers")
+                      description="IHE PIXm ITI-83: cross-reference patient identifiers",
+                      access="person-lookup")

@@ -10,7 +10,7 @@ from gansu_health.fhir.operations import OperationCall
 
 _VALUE_KEYS = ("valueString", "valueCode", "valueId", "valueUri", "valueBoolean",
                "valueInteger", "valueDecimal", "valueCanonical", "valueIdentifier",
-               "valueReference")
+               "valueReference", "valueDate", "valueDateTime", "valueInstant", "valueTime")
 
 
 def inputs(call: OperationCall) -> dict[str, list[Any]]:

@@ -23,6 +23,7 @@ from gansu_health.mpi.models import (
     mpi_not_duplicate,
     mpi_record,
 )
+from gansu_health.mpi.protect import SourceRows
 
 MATCH, POSSIBLE_MATCH, NO_MATCH = "MATCH", "POSSIBLE_MATCH", "NO_MATCH"
 AUTO, MANUAL = "AUTO", "MANUAL"
@@ -78,21 +79,14 @@ def lock_keys(conn: Connection, keys: Iterable[str]) -> None:
 # ---- features, blocking keys and identifiers of source records
 
 
-def save_record(conn: Connection, node: str, fid: str, features: bytes, resident_id: str | None,
-                verified: bool, keys: Sequence[str],
-                identifiers: Sequence[tuple[str, str]]) -> None:
+def save_record(conn: Connection, rows: SourceRows) -> None:
     """Store (replace) a source record's features, blocking keys and identifiers."""
-    delete_record(conn, fid)
-    conn.execute(insert(mpi_record).values(patient_id=fid, node=node, features=features,
-                                           resident_id=resident_id, verified=verified,
-                                           updated_us=_now()))
-    if keys:
-        conn.execute(insert(mpi_block_key), [{"node": node, "key": k[:128], "patient_id": fid}
-                                             for k in sorted(set(keys))])
-    if identifiers:
-        conn.execute(insert(mpi_identifier), [
-            {"node": node, "patient_id": fid, "system": s[:255], "value": v[:255]}
-            for s, v in sorted(set(identifiers))])
+    delete_record(conn, rows.record["patient_id"])
+    conn.execute(insert(mpi_record).values(**rows.record))
+    if rows.keys:
+        conn.execute(insert(mpi_block_key), rows.keys)
+    if rows.identifiers:
+        conn.execute(insert(mpi_identifier), rows.identifiers)
 
 
 def delete_record(conn: Connection, fid: str) -> None:
@@ -115,10 +109,10 @@ def records(conn: Connection, fids: Sequence[str]) -> dict[str, tuple[bytes, boo
     return {r.patient_id: (r.features, r.verified, r.updated_us) for r in rows}
 
 
-def sources_with_identifier(conn: Connection, system: str, value: str) -> list[str]:
-    """Return the source records carrying ``system|value``."""
+def sources_with_identifier(conn: Connection, system: str, values: Sequence[str]) -> list[str]:
+    """Return the source records carrying ``system`` and one of the stored forms ``values``."""
     rows = conn.execute(select(mpi_identifier.c.patient_id).where(
-        mpi_identifier.c.system == system, mpi_identifier.c.value == value))
+        mpi_identifier.c.system == system, mpi_identifier.c.value.in_(list(values))))
     return sorted({r.patient_id for r in rows})
 
 
@@ -126,17 +120,6 @@ def system_known(conn: Connection, system: str) -> bool:
     """Tell whether any source record has an identifier in ``system``."""
     return conn.execute(select(mpi_identifier.c.id).where(
         mpi_identifier.c.system == system).limit(1)).first() is not None
-
-
-def identifiers_of(conn: Connection, fids: Sequence[str]) -> list[tuple[str, str, str]]:
-    """Return (fid, system, value) of the identifiers of source records."""
-    if not fids:
-        return []
-    rows = conn.execute(select(mpi_identifier.c.patient_id, mpi_identifier.c.system,
-                               mpi_identifier.c.value)
-                        .where(mpi_identifier.c.patient_id.in_(list(fids)))
-                        .order_by(mpi_identifier.c.patient_id, mpi_identifier.c.id))
-    return [(r.patient_id, r.system, r.value) for r in rows]
 
 
 def indexed_after(conn: Connection, after: str, limit: int) -> list[str]:

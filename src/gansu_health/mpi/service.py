@@ -35,9 +35,10 @@ from gansu_health.mpi.golden import (
     set_empi,
 )
 from gansu_health.mpi.identity import IdentityCheck, check_identity
-from gansu_health.mpi.matching import GoldenScore, Scorer, encode_features
+from gansu_health.mpi.matching import GoldenScore, Scorer
+from gansu_health.mpi.protect import MpiVault, source_identifiers
 from gansu_health.mpi.repository import AUTO, MANUAL, MATCH, NO_MATCH, POSSIBLE_MATCH, Link
-from gansu_health.mpi.settings import EMPI_SYSTEM, MpiSettings
+from gansu_health.mpi.settings import MpiSettings
 
 _INTERNAL = "mpi_internal"
 _PENDING = "mpi_pending"
@@ -74,16 +75,18 @@ class MpiService:
     """The master patient index of one FHIR endpoint; methods run in the caller's transaction."""
 
     def __init__(self, store: ResourceStore, node: str, settings: MpiSettings,
-                 matcher: Matcher | None = None) -> None:
+                 matcher: Matcher | None = None, vault: MpiVault | None = None) -> None:
         self.store = store
         self.node = node
         self.settings = settings
         self._matcher = matcher
+        self.vault = vault or MpiVault()
 
     @cached_property
     def scorer(self) -> Scorer:
         """The blocking lookup and Matcher (the model is loaded on first use)."""
-        return Scorer(self._matcher or Matcher.default(), self.settings.max_candidates)
+        return Scorer(self._matcher or Matcher.default(), self.settings.max_candidates,
+                      self.vault)
 
     # ---- plumbing
 
@@ -267,8 +270,8 @@ class MpiService:
 
     def _apply(self, conn: Connection, fid: str, p: Pending, refresh: list[str]) -> None:
         d = p.decision
-        repo.save_record(conn, self.node, fid, encode_features(p.features), p.resident_id,
-                         p.verified, p.keys, p.identifiers)
+        repo.save_record(conn, self.vault.rows(self.node, fid, p.features, p.resident_id,
+                                               p.verified, p.keys, p.identifiers, repo.now_us()))
         if d.new_golden and repo.golden(conn, d.golden_id) is None:
             self.create_golden(conn, d.golden_id, d.empi_id)
         if not d.keep:
@@ -283,6 +286,12 @@ class MpiService:
             self.link(conn, fid, s.golden_id, POSSIBLE_MATCH, AUTO, s.score, s.grade,
                       "registration", refresh)
         refresh.append(d.golden_id)
+
+    def index_source(self, conn: Connection, stored: Stored) -> None:
+        """(Re)index a stored source Patient: features, blocking keys, identifiers; no links."""
+        check, features, keys, idents = prepare(stored.json(), reject=False)
+        repo.save_record(conn, self.vault.rows(self.node, stored.fid, features, check.resident_id,
+                                               check.verified, keys, idents, repo.now_us()))
 
     def create_golden(self, conn: Connection, golden_id: str | None = None,
                       empi_id: str | None = None) -> str:
@@ -364,10 +373,7 @@ def prepare(body: dict[str, Any], *, reject: bool
     """Check the identity of a source body, then extract features, blocking keys, identifiers."""
     check = check_identity(body, reject=reject)
     features = features_from_patient(body)
-    identifiers = [(str(i["system"]), str(i["value"])) for i in body.get("identifier") or []
-                   if isinstance(i, dict) and i.get("system") and i.get("value")
-                   and i.get("system") != EMPI_SYSTEM]
-    return check, features, blocking_keys(features), identifiers
+    return check, features, blocking_keys(features), source_identifiers(body)
 
 
 _SERVICES: WeakKeyDictionary[Any, MpiService] = WeakKeyDictionary()

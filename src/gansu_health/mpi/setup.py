@@ -41,8 +41,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gansu_health.identity.fields import field_cipher
 from gansu_health.mpi import mdm_operations, operations
 from gansu_health.mpi.golden import GOLDEN_TYPE
+from gansu_health.mpi.protect import MpiVault
+from gansu_health.mpi.rekey import register_rekey
 from gansu_health.mpi.service import MpiService, attach
 from gansu_health.mpi.settings import MpiSettings
 
@@ -56,7 +59,8 @@ def setup(api: FhirApi) -> None:
     if not settings.enabled:
         return
     store = api.service.store
-    mpi = MpiService(store, api.settings.node_id, settings)
+    mpi = MpiService(store, api.settings.node_id, settings,
+                     vault=MpiVault(field_cipher(api.settings)))
     store.on_before_write("Patient", mpi.before_write)
     store.on_after_write("Patient", mpi.after_write)
     store.on_before_write(GOLDEN_TYPE, mpi.before_person_write)
@@ -64,3 +68,4 @@ def setup(api: FhirApi) -> None:
     operations.register(api.registry)
     mdm_operations.register(api.registry)
     attach(api, mpi)
+    register_rekey(api, mpi)

@@ -145,9 +145,10 @@ def reindex(call: OperationCall) -> OperationResult:
 def register_builtin(registry: OperationRegistry) -> None:
     """Register the repository's own operations."""
     registry.register("everything", everything, levels={"instance"}, types={"Patient"},
-                      description="All of a patient's record, paged")
+                      description="All of a patient's record, paged", access="patient")
     registry.register("validate", validate, levels={"type", "instance"},
-                      description="Validate a resource against the R4 definitions")
+                      description="Validate a resource against the R4 definitions",
+                      access="open")
     registry.register("reindex", reindex, levels={"system", "type", "instance"}, writes=True,
                       get_allowed=False, description="Rebuild search indexes")
 

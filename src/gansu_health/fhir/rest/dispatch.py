@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import orjson
 from sqlalchemy import Connection, Engine
@@ -14,10 +15,12 @@ from gansu_health.core.clock import from_micros, to_micros
 from gansu_health.core.database import read_transaction, write_transaction
 from gansu_health.core.errors import (
     BadRequest,
+    Gone,
     MethodNotAllowed,
     NotAcceptable,
     NotFound,
     PlatformError,
+    Unauthorized,
 )
 from gansu_health.core.events import EventBus
 from gansu_health.core.settings import Settings
@@ -25,12 +28,24 @@ from gansu_health.fhir import jsonio
 from gansu_health.fhir.bundles import BundleProcessor
 from gansu_health.fhir.operations import OperationCall, OperationRegistry
 from gansu_health.fhir.rest import views
+from gansu_health.fhir.rest.guard import (
+    CREATE,
+    DELETE,
+    READ,
+    SEARCH,
+    UPDATE,
+    AccessNote,
+    Guard,
+    OpenGuard,
+)
 from gansu_health.fhir.search.engine import decode_cursor, encode_cursor
 from gansu_health.fhir.search.values import date_range
 from gansu_health.fhir.service import FhirService, check_id, check_type
 from gansu_health.fhir.storage.repository import Stored
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
+# the request being served on this thread, for callbacks that only get a connection (bundles)
+current_request: ContextVar[FhirRequest | None] = ContextVar("current_request", default=None)
 
 
 @dataclass
@@ -42,6 +57,9 @@ class FhirRequest:
     params: list[tuple[str, str]]
     headers: dict[str, str]  # lower-case names
     body: bytes = b""
+    client_ip: str | None = None
+    principal: Any = None  # set by the guard (an identity.principal.Principal)
+    access: AccessNote = field(default_factory=AccessNote)
 
 
 @dataclass
@@ -68,17 +86,32 @@ class FhirApi:
         self.engine = engine
         self.service = service
         self.registry = registry
-        self.bundles = BundleProcessor(service, self._bundle_get)
+        self.bundles = BundleProcessor(service, self._bundle_get, self._bundle_check)
         self.capability: bytes = b"{}"
         self.events = EventBus()
+        self.guard: Guard = OpenGuard()
 
     def handle(self, req: FhirRequest) -> FhirResponse:
         """Serve one request, mapping every platform error to an OperationOutcome."""
+        status = 500
+        token = current_request.set(req)
         try:
+            self.guard.authenticate(req)
             self._negotiate(req)
-            return self._route(req)
+            response = self._route(req)
+            status = response.status
+            return response
         except PlatformError as exc:
-            return FhirResponse(exc.status, orjson.dumps(exc.outcome()))
+            status = exc.status
+            response = FhirResponse(exc.status, orjson.dumps(exc.outcome()))
+            if isinstance(exc, Unauthorized):
+                response.headers["WWW-Authenticate"] = (
+                    'Bearer realm="gansu-health", error="invalid_token"')
+            return response
+        finally:
+            current_request.reset(token)
+            if req.principal is not None:
+                self.guard.finish(req, status)
 
     @staticmethod
     def _negotiate(req: FhirRequest) -> None:
@@ -135,8 +168,11 @@ class FhirApi:
         if third == "_history" and len(parts) == 3:
             return self._history(req, rtype, fid)
         if third == "_history" and len(parts) == 4 and method == "GET":
+            req.access.interaction("vread", "R", rtype, fid)
+            self.guard.permit(req, rtype, READ)
             with read_transaction(self.engine) as conn:
                 stored = self.service.vread(conn, rtype, fid, parts[3])
+                self._check_current(conn, req, rtype, fid)
             return self._resource(stored, req)
         raise NotFound(f"No FHIR interaction at '{req.path}'")
 
@@ -147,59 +183,91 @@ class FhirApi:
     def _type_level(self, req: FhirRequest, rtype: str) -> FhirResponse:
         method = req.method
         criteria = "&".join(f"{k}={v}" for k, v in req.params if k != "_format")
+        guard, note = self.guard, req.access
         if method == "GET":
             return self._search(req, rtype, req.params)
         if method == "POST":
+            note.interaction("create", "C", rtype)
+            guard.permit(req, rtype, CREATE)
             body = self._json(req)
             with write_transaction(self.engine) as conn:
                 stored, created = self.service.create(
                     conn, rtype, body, if_none_exist=req.headers.get("if-none-exist"))
+                guard.check(conn, req, CREATE if created else READ, stored.json())
+            note.resource_id = stored.fid
             return self._written(req, stored, 201 if created else 200)
         if method == "PUT":
+            note.interaction("update", "U", rtype)
+            guard.permit(req, rtype, UPDATE)
             body = self._json(req)
             with write_transaction(self.engine) as conn:
+                self._check_matches(conn, req, rtype, criteria, UPDATE, 2)
                 stored = self.service.conditional_update(
                     conn, rtype, criteria, body, if_match=req.headers.get("if-match"))
+                guard.check(conn, req, UPDATE, stored.json())
+            note.resource_id = stored.fid
             return self._written(req, stored, 201 if stored.method == "create" else 200)
         if method == "DELETE":
+            note.interaction("delete", "D", rtype)
+            guard.permit(req, rtype, DELETE)
             with write_transaction(self.engine) as conn:
+                self._check_matches(conn, req, rtype, criteria, DELETE,
+                                    self.settings.max_page_size)
                 self.service.conditional_delete(conn, rtype, criteria)
             return FhirResponse(204)
         if method == "PATCH":
+            note.interaction("patch", "U", rtype)
+            guard.permit(req, rtype, UPDATE)
             ops = self._json(req)
             with write_transaction(self.engine) as conn:
                 matches = self.service.match(conn, rtype, criteria, limit=2)
                 if len(matches) != 1:
                     raise BadRequest(f"Conditional patch needs exactly one match, found "
                                      f"{len(matches)}", expression="url")
+                guard.check(conn, req, UPDATE, matches[0].json())
                 stored = self.service.patch(conn, rtype, matches[0].fid, ops,
                                             if_match=req.headers.get("if-match"))
+                guard.check(conn, req, UPDATE, stored.json())
+            note.resource_id = stored.fid
             return self._written(req, stored, 200)
         raise MethodNotAllowed(f"{method} is not supported on /{rtype}")
 
+    def _check_matches(self, conn: Connection, req: FhirRequest, rtype: str, criteria: str,
+                       permission: str, limit: int) -> None:
+        if criteria:
+            for stored in self.service.match(conn, rtype, criteria, limit=limit):
+                self.guard.check(conn, req, permission, stored.json())
+
     def _instance(self, req: FhirRequest, rtype: str, fid: str) -> FhirResponse:
         method = req.method
+        guard = self.guard
         if method in ("GET", "HEAD"):
+            req.access.interaction("read", "R", rtype, fid)
+            guard.permit(req, rtype, READ)
             with read_transaction(self.engine) as conn:
                 stored = self.service.read(conn, rtype, fid)
+                guard.check(conn, req, READ, stored.json())
             return self._resource(stored, req)
-        if method == "PUT":
-            body = self._json(req)
-            with write_transaction(self.engine) as conn:
+        if method not in ("PUT", "PATCH", "DELETE"):
+            raise MethodNotAllowed(f"{method} is not supported on /{rtype}/{fid}")
+        permission = DELETE if method == "DELETE" else UPDATE
+        req.access.interaction(method.lower() if method != "PUT" else "update",
+                               permission.upper(), rtype, fid)
+        guard.permit(req, rtype, permission)
+        body = self._json(req) if method != "DELETE" else None
+        with write_transaction(self.engine) as conn:
+            self._check_current(conn, req, rtype, fid, permission)
+            if method == "DELETE":
+                self.service.delete(conn, rtype, fid)
+                return FhirResponse(204)
+            if method == "PUT":
                 stored = self.service.update(conn, rtype, fid, body,
                                              if_match=req.headers.get("if-match"))
-            return self._written(req, stored, 201 if stored.method == "create" else 200)
-        if method == "PATCH":
-            ops = self._json(req)
-            with write_transaction(self.engine) as conn:
-                stored = self.service.patch(conn, rtype, fid, ops,
+            else:
+                stored = self.service.patch(conn, rtype, fid, body,
                                             if_match=req.headers.get("if-match"))
-            return self._written(req, stored, 200)
-        if method == "DELETE":
-            with write_transaction(self.engine) as conn:
-                self.service.delete(conn, rtype, fid)
-            return FhirResponse(204)
-        raise MethodNotAllowed(f"{method} is not supported on /{rtype}/{fid}")
+            guard.check(conn, req, UPDATE, stored.json())
+        return self._written(req, stored, 201 if stored.method == "create" else 200)
 
     def _resource(self, stored: Stored, req: FhirRequest) -> FhirResponse:
         headers = _stored_headers(stored, self.settings.base_url)
@@ -232,17 +300,49 @@ class FhirApi:
             return FhirResponse(status, orjson.dumps(outcome), headers)
         return FhirResponse(status, stored.content or b"", headers)
 
+    def _existing(self, conn: Connection, rtype: str, fid: str) -> dict[str, Any] | None:
+        """The current content of a resource, or None when it is unknown or deleted."""
+        try:
+            return self.service.store.read(conn, rtype, fid).json()
+        except (NotFound, Gone):
+            return None
+
+    def _check_current(self, conn: Connection, req: FhirRequest, rtype: str, fid: str,
+                       permission: str = READ) -> None:
+        current = self._existing(conn, rtype, fid)
+        if current is not None:
+            self.guard.check(conn, req, permission, current)
+
     def _search(self, req: FhirRequest, rtype: str, params: list[tuple[str, str]]
                 ) -> FhirResponse:
-        search = self.service.parse(rtype, params, strict=self._strict(req))
+        req.access.interaction("search-type", "E", rtype)
+        req.access.query = urlencode(params)
+        self.guard.permit(req, rtype, SEARCH)
         with read_transaction(self.engine) as conn:
-            result = self.service.search(conn, search)
-        body = views.searchset(self.settings.base_url, rtype, params, result, search.summary,
-                               search.elements, search.warnings)
+            body = self._searchset(conn, req, rtype, params)
         return FhirResponse(200, body)
+
+    def _searchset(self, conn: Connection, req: FhirRequest, rtype: str,
+                   params: list[tuple[str, str]]) -> bytes:
+        narrowed = self.guard.narrow(conn, req, rtype, params)
+        search = self.service.parse(rtype, narrowed, strict=self._strict(req))
+        result = self.service.search(conn, search)
+        shown = self.guard.visible(conn, req, result.matches)
+        included = self.guard.visible(conn, req, result.included)
+        if len(shown) != len(result.matches) or len(included) != len(result.included):
+            result.total = None  # a count would disclose what was withheld
+        result.matches, result.included = shown, included
+        return views.searchset(self.settings.base_url, rtype, params, result, search.summary,
+                               search.elements, search.warnings)
 
     def _history(self, req: FhirRequest, rtype: str | None, fid: str | None) -> FhirResponse:
         params = req.params
+        level = "history-instance" if fid else "history-type" if rtype else "history-system"
+        req.access.interaction(level, "R", rtype, fid)
+        if fid is None:
+            self.guard.history(req, rtype)
+        else:
+            self.guard.permit(req, rtype or "", READ)
         values = dict(params)
         count = min(int(values.get("_count", "50") or 50), self.settings.max_page_size)
         since = values.get("_since")
@@ -258,6 +358,8 @@ class FhirApi:
         with read_transaction(self.engine) as conn:
             if fid is not None and self.service.store.current(conn, rtype or "", fid) is None:
                 raise NotFound(f"{rtype}/{fid} is not known")
+            if fid is not None:
+                self._check_current(conn, req, rtype or "", fid)
             versions = self.service.store.history(
                 conn, rtype=rtype, fid=fid, since_us=since_us, limit=count + 1,
                 ascending=ascending,
@@ -280,6 +382,7 @@ class FhirApi:
     def _bundle(self, req: FhirRequest) -> FhirResponse:
         bundle = self._json(req)
         btype, entries = self.bundles.check(bundle)
+        req.access.interaction(btype, "E")
         with write_transaction(self.engine) as conn:
             if btype == "transaction":
                 results = self.bundles.transaction(conn, entries)
@@ -291,15 +394,17 @@ class FhirApi:
                                                                 Stored | None]:
         parts = urlsplit(url)
         segs = [s for s in parts.path.split("/") if s]
+        req = current_request.get()
+        assert req is not None
         if len(segs) == 2:
+            self.guard.permit(req, segs[0], READ)
             stored = self.service.read(conn, segs[0], segs[1])
+            self.guard.check(conn, req, READ, stored.json())
             return 200, stored.json(), stored
         if len(segs) == 1:
+            self.guard.permit(req, segs[0], SEARCH)
             params = parse_qsl(parts.query, keep_blank_values=True)
-            search = self.service.parse(segs[0], params)
-            result = self.service.search(conn, search)
-            body = views.searchset(self.settings.base_url, segs[0], params, result,
-                                   search.summary, search.elements, search.warnings)
+            body = self._searchset(conn, req, segs[0], params)
             return 200, jsonio.loads(body), None
         raise BadRequest(f"GET url '{url}' in a Bundle must be Type/id or Type?query")
 
@@ -312,9 +417,30 @@ class FhirApi:
         if req.method not in ("GET", "POST"):
             raise MethodNotAllowed(f"${name} is invoked with GET or POST")
         body = self._json(req) if req.method == "POST" and req.body else None
+        req.access.interaction("operation", "U" if op.writes else "E", rtype, fid)
+        req.access.query = f"${name}"
         transaction = write_transaction if op.writes else read_transaction
         with transaction(self.engine) as conn:
+            self.guard.operation(conn, req, op, rtype, fid, body)
             result = op.handler(OperationCall(conn, rtype, fid, req.params, body,
                                               self.settings.base_url, self))
         payload = result.body if isinstance(result.body, bytes) else jsonio.dumps(result.body)
         return FhirResponse(result.status, payload, result.headers)
+
+    def _bundle_check(self, conn: Connection, method: str, url: str,
+                      resource: dict[str, Any] | None) -> None:
+        """Authorise one write entry of a batch or transaction (before, then after writing)."""
+        req = current_request.get()
+        assert req is not None
+        segs = [s for s in urlsplit(url).path.split("/") if s]
+        if resource is not None:  # the content as written (after the write)
+            self.guard.check(conn, req, CREATE if method == "POST" else UPDATE, resource)
+            return
+        permission = {"POST": CREATE, "PUT": UPDATE, "PATCH": UPDATE, "DELETE": DELETE}[method]
+        rtype = segs[0] if segs else ""
+        self.guard.permit(req, rtype, permission)
+        if len(segs) == 2 and method != "POST":
+            self._check_current(conn, req, rtype, segs[1], permission)
+        elif len(segs) == 1 and method in ("PUT", "DELETE"):
+            self._check_matches(conn, req, rtype, urlsplit(url).query, permission,
+                                self.settings.max_page_size)

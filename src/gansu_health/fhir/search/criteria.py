@@ -35,6 +35,7 @@ from gansu_health.fhir.search.values import (
     normalize_string,
     split_reference,
 )
+from gansu_health.fhir.storage.protection import FieldProtection, Lookup, token_lookup
 from gansu_health.fhir.storage.tables import INDEX_TABLES, resource
 
 Cond = ColumnElement[bool]
@@ -60,6 +61,7 @@ class CriteriaBuilder:
         self.base_url = base_url
         self.default_tz = default_tz
         self.codes: CodeResolver | None = None  # installed by the terminology service
+        self.protection: FieldProtection | None = None  # installed by field encryption
 
     def condition(self, rtype: str, crit: Criterion, res: FromClause) -> Cond:
         """Return a condition that holds for rows of ``res`` matching ``crit``."""
@@ -99,7 +101,9 @@ class CriteriaBuilder:
         assert param is not None
         table = INDEX_TABLES["token" if crit.modifier == "identifier" else param.type]
         code = param.code + (":identifier" if crit.modifier == "identifier" else "")
-        values = [self._value_cond(param, crit.modifier, v, table) for v in crit.values]
+        lookup = token_lookup(self.protection, rtype, param.type, param.code, crit.modifier)
+        values = [self._token(crit.modifier, v, table, lookup) if lookup else
+                  self._value_cond(param, crit.modifier, v, table) for v in crit.values]
         return table, [table.c.rtype == rtype, table.c.param == code, or_(*values)]
 
     @staticmethod
@@ -289,16 +293,20 @@ class CriteriaBuilder:
         return and_(table.c.system == system, table.c.code.in_(sorted(related)))
 
     @staticmethod
-    def _token(modifier: str | None, raw: str, table: FromClause) -> Cond:
+    def _token(modifier: str | None, raw: str, table: FromClause,
+               lookup: Lookup | None = None) -> Cond:
         if modifier == "text":
             text = normalize_string(unescape(raw))
             return and_(table.c.text >= text, table.c.text < _prefix_upper(text))
         parts = split_escaped(raw, "|")
-        if len(parts) == 1:
-            return table.c.code == unescape(parts[0])
-        system, code = unescape(parts[0]), unescape("|".join(parts[1:]))
-        sys_cond = table.c.system.is_(None) if system == "" else table.c.system == system
-        return sys_cond if code == "" else and_(sys_cond, table.c.code == code)
+        system = unescape(parts[0]) if len(parts) > 1 else None
+        code = unescape("|".join(parts[1:]) if len(parts) > 1 else parts[0])
+        sys_cond = None if system is None else \
+            table.c.system.is_(None) if system == "" else table.c.system == system
+        if sys_cond is not None and code == "":
+            return sys_cond
+        code_cond = table.c.code.in_(lookup(system, code)) if lookup else table.c.code == code
+        return code_cond if sys_cond is None else and_(sys_cond, code_cond)
 
     def _date_cond(self, raw: str, lo: ColumnElement[Any], hi: ColumnElement[Any]) -> Cond:
         prefix, value = _prefix(raw)

@@ -170,8 +170,9 @@ class SearchEngine:
             .limit(req.count + 1)
         )
         rows = list(conn.execute(query)) if req.count > 0 else []
-        result = SearchResult([Stored(r.rid, req.rtype, r.fid, r.version, r.updated_us,
-                                      r.content, "update") for r in rows[:req.count]])
+        result = SearchResult([self.store.reveal(Stored(r.rid, req.rtype, r.fid, r.version,
+                                                        r.updated_us, r.content, "update"))
+                               for r in rows[:req.count]])
         if len(rows) > req.count:
             last = rows[req.count - 1]
             result.next_cursor = encode_cursor([*last[5:], last.rid])

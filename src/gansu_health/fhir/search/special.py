@@ -24,6 +24,11 @@ def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def as_text(column: Any, sqlite: bool) -> Any:
+    """Return a binary JSON column as text (for LIKE), on SQLite or PostgreSQL."""
+    return cast(column, String) if sqlite else func.convert_from(column, "UTF8")
+
+
 def text_rids(rtype: str, code: str, crit: Criterion) -> Any:
     """``_content`` (the whole resource) and ``_text`` (its narrative) by substring.
 
@@ -32,8 +37,7 @@ def text_rids(rtype: str, code: str, crit: Criterion) -> Any:
     conn = current_connection.get()
     rv, cur = resource_version.alias(), resource.alias()
     sqlite = conn is None or conn.dialect.name == "sqlite"
-    body: Any = cast(rv.c.content, String) if sqlite else \
-        func.convert_from(rv.c.content, "UTF8")
+    body = as_text(rv.c.content, sqlite)
     if code == "_text":
         body = func.json_extract(body, "$.text.div") if sqlite else \
             cast(body, JSONB)["text"]["div"].astext

@@ -17,6 +17,7 @@ from gansu_health.core.events import transaction_id
 from gansu_health.fhir import jsonio
 from gansu_health.fhir.search.indexer import Indexer
 from gansu_health.fhir.storage import bulk
+from gansu_health.fhir.storage.protection import FieldProtection
 from gansu_health.fhir.storage.tables import INDEX_TABLES, resource, resource_version
 
 METHOD_STATUS = {"create": "201", "update": "200", "delete": "204"}
@@ -83,12 +84,14 @@ class ResourceStore:
 
     Domains plug in per resource type: ``before_write`` hooks may amend a body before it is
     stored (told whether it is new), ``after_write`` hooks see what was stored (deletions too),
-    in the same transaction.
+    in the same transaction. With a ``protection`` installed, version rows hold sealed values,
+    index rows blind ones, and every read opens them again: hooks and callers see plaintext.
     """
 
     def __init__(self, indexer: Indexer, node: str) -> None:
         self.indexer = indexer
         self.node = node
+        self.protection: FieldProtection | None = None
         self.before_write: dict[str, list[BeforeWrite]] = {}
         self.after_write: dict[str, list[AfterWrite]] = {}
 
@@ -109,6 +112,24 @@ class ResourceStore:
         for rtype, group in by_type.items():
             for hook in self.after_write.get(rtype, ()):
                 hook(conn, group)
+
+    def reveal(self, stored: Stored) -> Stored:
+        """Open the protected values of a version read from the database (in place)."""
+        if self.protection is not None and stored.content is not None:
+            stored.content = self.protection.open(stored.rtype, stored.fid, stored.content)
+        return stored
+
+    def _index_body(self, rtype: str, body: dict[str, Any]) -> dict[str, Any]:
+        protection = self.protection
+        if protection is None or not protection.protects(rtype):
+            return body
+        return protection.index_body(rtype, body)
+
+    def _at_rest(self, rtype: str, fid: str, body: dict[str, Any], content: bytes) -> bytes:
+        protection = self.protection
+        if protection is None or not protection.protects(rtype):
+            return content
+        return jsonio.dumps(protection.seal(rtype, fid, body))
 
     def current(self, conn: Connection, rtype: str, fid: str, *, lock: bool = False
                 ) -> tuple[int, int, bool] | None:
@@ -133,7 +154,7 @@ class ResourceStore:
             raise NotFound(f"{rtype}/{fid} is not known")
         if row.content is None:
             raise Gone(f"{rtype}/{fid} was deleted (version {row.version})")
-        return Stored(row.rid, rtype, fid, row.version, row.updated_us, row.content)
+        return self.reveal(Stored(row.rid, rtype, fid, row.version, row.updated_us, row.content))
 
     def vread(self, conn: Connection, rtype: str, fid: str, version: int) -> Stored:
         """Return one version, raising NotFound or Gone."""
@@ -159,8 +180,8 @@ class ResourceStore:
                                          resource_version.c.version == resource.c.version))
             .where(resource.c.rid.in_(list(rids)), resource.c.deleted.is_(False))
         )
-        return {r.rid: Stored(r.rid, r.rtype, r.fid, r.version, r.updated_us, r.content)
-                for r in rows}
+        return {r.rid: self.reveal(Stored(r.rid, r.rtype, r.fid, r.version, r.updated_us,
+                                          r.content)) for r in rows}
 
     def rids_of(self, conn: Connection, keys: Sequence[tuple[str, str]]) -> list[int]:
         """Return row ids of live resources named by (type, id) pairs."""
@@ -222,8 +243,9 @@ class ResourceStore:
                 updates.append((version, stamp, False, rid))
                 reindexed.append(rid)
                 method = "create" if have[2] else "update"
-            versions.append((txid, self.node, rid, rtype, fid, version, stamp, method, content))
-            for ptype, rows in self.indexer.rows(body).items():
+            versions.append((txid, self.node, rid, rtype, fid, version, stamp, method,
+                             self._at_rest(rtype, fid, body, content)))
+            for ptype, rows in self.indexer.rows(self._index_body(rtype, body)).items():
                 index_rows.setdefault(ptype, []).extend(
                     (rid, self.node, rtype, *row) for row in rows)
             out.append(Stored(rid, rtype, fid, version, stamp, content, method))
@@ -271,17 +293,17 @@ class ResourceStore:
         bulk.delete_index(conn, list(loaded))
         index_rows: dict[str, list[tuple[Any, ...]]] = {}
         for rid, stored in loaded.items():
-            for ptype, rows in self.indexer.rows(stored.json()).items():
+            for ptype, rows in self.indexer.rows(self._index_body(stored.rtype,
+                                                                  stored.json())).items():
                 index_rows.setdefault(ptype, []).extend(
                     (rid, self.node, stored.rtype, *row) for row in rows)
         for ptype, rows in index_rows.items():
             bulk.insert_rows(conn, INDEX_TABLES[ptype].name, bulk.INDEX_COLUMNS[ptype], rows)
         return len(loaded)
 
-    @staticmethod
-    def _stored(row: Any) -> Stored:
-        return Stored(row.rid, row.rtype, row.fid, row.version, row.updated_us, row.content,
-                      row.method, row.seq, row.txid)
+    def _stored(self, row: Any) -> Stored:
+        return self.reveal(Stored(row.rid, row.rtype, row.fid, row.version, row.updated_us,
+                                  row.content, row.method, row.seq, row.txid))
 
     def history(self, conn: Connection, *, rtype: str | None = None, fid: str | None = None,
                 since_us: int | None = None, before_seq: int | None = None,

@@ -30,9 +30,9 @@ from gansu_health.identity.keys import (
     EncryptedColumn,
     FieldCipher,
     FileKeyProvider,
-    ReencryptStats,
     reencrypt_table,
 )
+from gansu_health.identity.reencrypt import ReencryptStats
 
 audit_app = typer.Typer(help="Tamper-evident audit trail (SM3 hash chain).", no_args_is_help=True)
 keys_app = typer.Typer(help="Field-encryption keys: SM4 data keys and HMAC-SM3 index keys.",

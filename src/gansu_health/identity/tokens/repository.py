@@ -121,9 +121,25 @@ def revoke(conn: Connection, token: str) -> bool:
     return bool(result.rowcount)
 
 
+def revoke_hash(conn: Connection, key: str, *, with_pair: bool = True) -> bool:
+    """Revoke a token by its stored hash (and, unless ``with_pair`` is False, its pair)."""
+    match = oauth_token.c.token_hash == key
+    if with_pair:
+        match = or_(match, oauth_token.c.pair_hash == key)
+    result = conn.execute(update(oauth_token).where(match).values(revoked=True))
+    return bool(result.rowcount)
+
+
 def revoke_subject(conn: Connection, subject: str) -> int:
     """Revoke every token of an account or client (sign-out everywhere, disabled client)."""
     result = conn.execute(update(oauth_token).where(oauth_token.c.subject == subject).values(
+        revoked=True))
+    return int(result.rowcount)
+
+
+def revoke_client(conn: Connection, client_id: str) -> int:
+    """Revoke every token issued to a client, whoever it was issued for (disabled client)."""
+    result = conn.execute(update(oauth_token).where(oauth_token.c.client_id == client_id).values(
         revoked=True))
     return int(result.rowcount)
 

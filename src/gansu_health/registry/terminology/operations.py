@@ -218,13 +218,17 @@ class TerminologyOperations:
         """Register the four operations."""
         levels = {"type", "instance"}
         registry.register("lookup", self.lookup, levels=levels, types={"CodeSystem"},
-                          description="Look up a code: display, designations, properties")
+                          description="Look up a code: display, designations, properties",
+                          access="open")
         registry.register("validate-code", self.validate_code_system, levels=levels,
-                          types={"CodeSystem"}, description="Validate a code in a CodeSystem")
+                          types={"CodeSystem"}, description="Validate a code in a CodeSystem",
+                          access="open")
         registry.register("validate-code", self.validate_value_set, levels=levels,
-                          types={"ValueSet"}, description="Validate a code in a ValueSet")
+                          types={"ValueSet"}, description="Validate a code in a ValueSet",
+                          access="open")
         registry.register("expand", self.expand, levels=levels, types={"ValueSet"},
-                          description="Expand a ValueSet (filter, paging, activeOnly, date)")
+                          description="Expand a ValueSet (filter, paging, activeOnly, date)",
+                          access="open")
 
 
 def _wrong_display(display: str, member: Member | Concept) -> str:

@@ -25,6 +25,24 @@ EXT_ADMIN_DIVISION: Final = f"{BASE}/StructureDefinition/administrative-division
 SID_INSTITUTION: Final = f"{BASE}/sid/institution"
 SID_PLATFORM_NODE: Final = f"{BASE}/sid/platform-node"
 SID_PHYSICIAN_LICENCE: Final = f"{BASE}/sid/physician-licence"
+V2_0203: Final = "http://terminology.hl7.org/CodeSystem/v2-0203"
+# the identifier systems of the identity documents (codes of CS_IDENTITY_DOCUMENT): the resident
+# identity card keeps its national OID; the others are the platform's own naming systems
+IDENTITY_DOCUMENT_SYSTEMS: Final = {
+    "urn:oid:2.16.156.10011.1.3": "01",  # 居民身份证 (GB 11643)
+    f"{BASE}/sid/household-register": "02",
+    f"{BASE}/sid/passport": "03",
+    f"{BASE}/sid/military-officer-card": "04",
+    f"{BASE}/sid/driver-licence": "05",
+    f"{BASE}/sid/hk-macao-travel-permit": "06",
+    f"{BASE}/sid/taiwan-travel-permit": "07",
+    f"{BASE}/sid/foreigner-permanent-residence": "90",
+    f"{BASE}/sid/birth-certificate": "91",
+    f"{BASE}/sid/other-identity-document": "99",
+}
+# v2-0203 identifier types that name an identity document (national id, passport, driver's
+# licence, birth certificate, permanent resident card, citizenship card)
+V2_IDENTITY_DOCUMENT_TYPES: Final = frozenset({"NI", "PPN", "DL", "BCT", "PRC", "CZ"})
 
 
 def is_ours(system: str | None) -> bool:

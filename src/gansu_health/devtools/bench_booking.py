@@ -1,0 +1,270 @@
+"""`gansu-health bench booking-rush`: the release-time rush (放号) over real HTTP.
+
+Prepares a database (a throwaway PostgreSQL when available, or SQLite): one demo hospital, 20
+doctors each with one clinic holding their share of the numbers, released at T0 a few seconds after
+the server is up, and N patients. Then C concurrent HTTP clients replay the rush: every patient
+asks ``Appointment/$book`` for a random doctor at T0 and, when told that doctor is full, tries
+another one (as an app refreshing availability would); a few patients double-click (two requests
+at once). Afterwards the database is checked: no slot over capacity, no per-person duplicate, every
+2xx answer is exactly one booked Appointment and every booked Appointment one 2xx answer, every
+refusal an OperationOutcome that says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import orjson
+import typer
+from sqlalchemy import Engine, func, select
+
+from gansu_health.core.database import build_engine, write_transaction
+from gansu_health.core.migrate import upgrade
+from gansu_health.core.settings import Settings
+from gansu_health.devtools import bench_booking_data as data
+from gansu_health.devtools.bench_fhir_servers import ServerProcess, machine_info
+from gansu_health.devtools.pgcluster import PostgresCluster, PostgresUnavailable, free_port
+from gansu_health.fhir.setup import build_fhir_api
+from gansu_health.identity.tokens import repository as tokens
+from gansu_health.scheduling import policy as pol
+from gansu_health.scheduling.models import sched_appointment, sched_number
+
+bench_booking_app = typer.Typer(help="Booking rush benchmark.", no_args_is_help=False)
+SETUP_MARGIN_S = 25.0  # from creating the clinics to their release: time to start the server
+
+
+@dataclass
+class Outcome:
+    """What the clients saw."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    booked: list[tuple[str, str, float]] = field(default_factory=list)  # (patient, appt, t)
+    refusals: Counter[str] = field(default_factory=Counter)
+    silent: int = 0  # refusals without an OperationOutcome reason
+    errors: list[str] = field(default_factory=list)
+
+
+def _reason(status: int, body: bytes) -> str | None:
+    try:
+        outcome = orjson.loads(body)
+        text = str(outcome["issue"][0]["diagnostics"])
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+        return None
+    if "No online number" in text:
+        return f"{status} doctor full"
+    if "already has" in text:
+        return f"{status} per-person limit"
+    if "being booked" in text:
+        return f"{status} last numbers in flight"
+    return f"{status} {text[:60]}"
+
+
+async def _rush(base: str, token: str, schedules: list[str], day: str, people: list[str],
+                clients: int, t0: float, double_click: float) -> Outcome:
+    out = Outcome()
+    full: set[str] = set()
+    gate = asyncio.Semaphore(clients)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits,
+                                 timeout=60) as http:
+
+        async def book(patient: str, schedule: str) -> tuple[int, bytes]:
+            body = orjson.dumps({"resourceType": "Parameters", "parameter": [
+                {"name": "patient", "valueReference": {"reference": f"Patient/{patient}"}},
+                {"name": "schedule", "valueReference": {"reference": f"Schedule/{schedule}"}},
+                {"name": "date", "valueDate": day}, {"name": "period", "valueCode": "morning"},
+                {"name": "channel", "valueCode": "online"}]})
+            async with gate:
+                start = time.perf_counter()
+                try:
+                    resp = await http.post("/Appointment/$book", content=body)
+                except httpx.HTTPError as exc:
+                    out.errors.append(repr(exc))
+                    return 0, b""
+                out.latencies_ms.append((time.perf_counter() - start) * 1000)
+                return resp.status_code, resp.content
+
+        async def patient_flow(patient: str, rng: random.Random) -> None:
+            await asyncio.sleep(max(0.0, t0 - time.time()))
+            for _ in range(len(schedules)):
+                open_ones = [s for s in schedules if s not in full]
+                if not open_ones:
+                    return
+                schedule = rng.choice(open_ones)
+                status, body = await book(patient, schedule)
+                if 200 <= status < 300:
+                    appt = orjson.loads(body)["entry"][0]["resource"]["id"]
+                    out.booked.append((patient, appt, time.time() - t0))
+                    return
+                reason = _reason(status, body) if status else None
+                if reason is None:
+                    out.silent += status != 0
+                    return
+                out.refusals[reason] += 1
+                if "doctor full" in reason:
+                    full.add(schedule)
+                elif "in flight" not in reason:
+                    return
+
+        rng = random.Random(5)
+        tasks = []
+        for patient in people:
+            tasks.append(patient_flow(patient, random.Random(rng.random())))
+            if rng.random() < double_click:
+                tasks.append(patient_flow(patient, random.Random(rng.random())))
+        await asyncio.gather(*tasks)
+    return out
+
+
+def _check(engine: Engine, out: Outcome, numbers: int) -> dict[str, int]:
+    A, N = sched_appointment, sched_number
+    with engine.connect() as conn:
+        capacity = dict(conn.execute(select(N.c.slot_id, func.count()).group_by(N.c.slot_id))
+                        .all())
+        active = list(conn.execute(select(A.c.id, A.c.patient, A.c.day, A.c.department,
+                                          A.c.slot_id).where(A.c.status == "booked")))
+        held = dict(conn.execute(select(N.c.appointment, N.c.slot_id).where(
+            N.c.status == "booked")).all())
+    used = Counter(r.slot_id for r in active)
+    overbooked = sum(1 for s, n in used.items() if n > capacity.get(s, 0))
+    overbooked += max(0, len(active) - numbers)
+    per_person = Counter((r.patient, r.day, r.department) for r in active)
+    duplicates = sum(n - 1 for n in per_person.values() if n > 1)
+    answered = Counter(appt for _, appt, _ in out.booked)
+    booked_ids = {r.id: r for r in active}
+    unmatched = sum(1 for appt, n in answered.items() if n != 1 or appt not in booked_ids)
+    unmatched += sum(1 for appt in booked_ids if appt not in answered)
+    unmatched += sum(1 for appt, r in booked_ids.items() if held.get(appt) != r.slot_id)
+    unmatched += out.silent + len(out.errors)
+    return {"overbooked": overbooked, "duplicates": duplicates, "unmatched": unmatched}
+
+
+def _prepare(url: str, patients_n: int, numbers: int, doctors: int, t0: datetime
+             ) -> tuple[Settings, list[str], str, str, list[str]]:
+    upgrade(url)
+    settings = Settings(database_url=url)
+    engine = build_engine(url, settings)
+    api = build_fhir_api(settings, engine)
+    roles = [c.role_id for c in data.load_facility(api)][:doctors]
+    people = data.patients(settings, engine, patients_n)
+    zone = ZoneInfo(settings.timezone)
+    local = t0.astimezone(zone)
+    day = local.date() + timedelta(days=pol.DEFAULT.horizon_days)
+    with write_transaction(engine) as conn:
+        pol.save(conn, data.DEFAULT_FACILITY, {"release_time": local.strftime("%H:%M:%S")},
+                 settings.node_id)
+        token = tokens.issue(conn, client_id="bench", principal_kind="operator",
+                             subject="bench", scope="system/*.cruds",
+                             node=settings.node_id).access_token
+    shares = [numbers // len(roles) + (i < numbers % len(roles)) for i in range(len(roles))]
+    schedules = [s for role, share in zip(roles, shares, strict=True)
+                 for s in data.clinics(api, [role], day, share)]
+    engine.dispose()
+    return settings, people, day.isoformat(), token, schedules
+
+
+def _start_server(url: str, workdir: Path, workers: int) -> ServerProcess:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/fhir"
+    env = {"GANSU_HEALTH_DATABASE_URL": url, "GANSU_HEALTH_BASE_URL": base,
+           "PATH": "/usr/bin:/bin"}
+    log = workdir / "server.log"
+    import subprocess
+
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "gansu_health.cli", "serve", "--host",
+                                 "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+                                env=env, stdout=sink, stderr=subprocess.STDOUT)
+    server = ServerProcess("gansu-health", base, proc, log)
+    server.wait_ready()
+    return server
+
+
+def run(patients_n: int = 5000, numbers: int = 500, clients: int = 200, doctors: int = 20,
+        database: str | None = None, workers: int = 1, double_click: float = 0.05,
+        echo: Any = print) -> dict[str, Any]:
+    """Run the rush once and return its figures (see the module docstring)."""
+    workdir = Path(tempfile.mkdtemp(prefix="gansu-rush-"))
+    cluster = None
+    url = database
+    if url is None:
+        try:
+            cluster = PostgresCluster().start()
+            url = cluster.create_database("rush")
+        except PostgresUnavailable:
+            url = f"sqlite:///{workdir / 'rush.db'}"
+    backend = "sqlite" if url.startswith("sqlite") else "postgresql"
+    server = None
+    try:
+        t0 = datetime.now().astimezone() + timedelta(seconds=SETUP_MARGIN_S)
+        t0 = t0.replace(microsecond=0)
+        settings, people, day, token, schedules = _prepare(url, patients_n, numbers, doctors, t0)
+        server = _start_server(url, workdir, workers)
+        echo(f"{backend}: {len(schedules)} doctors, {numbers} numbers on {day}, {len(people)} "
+             f"patients, {clients} clients; release at {t0:%H:%M:%S}")
+        if time.time() > t0.timestamp():
+            raise RuntimeError("setup took longer than the release margin; raise SETUP_MARGIN_S")
+        out = asyncio.run(_rush(server.base_url, token, schedules, day, people, clients,
+                                t0.timestamp(), double_click))
+        engine = build_engine(url, settings)
+        checks = _check(engine, out, numbers)
+        engine.dispose()
+    finally:
+        if server is not None:
+            server.stop()
+        if cluster is not None:
+            cluster.stop()
+    times = sorted(t for _, _, t in out.booked)
+    last = times[-1] if times else 0.0
+    lat = sorted(out.latencies_ms)
+    result = {
+        "backend": backend, "patients": patients_n, "numbers": numbers, "clients": clients,
+        "doctors": len(schedules), "workers": workers, "machine": machine_info(),
+        "requests": len(lat), "booked": len(out.booked), "refusals": dict(out.refusals),
+        "silent_refusals": out.silent, "errors": out.errors[:5],
+        "all_taken_s": round(last, 3) if len(out.booked) >= numbers else None,
+        "bookings_per_s": round(len(out.booked) / last, 1) if last else 0.0,
+        "p50_ms": round(statistics.median(lat), 1) if lat else 0.0,
+        "p95_ms": round(lat[int(0.95 * (len(lat) - 1))], 1) if lat else 0.0,
+        "requests_per_s": round(len(lat) / max(last, 1e-9), 1), **checks}
+    return result
+
+
+@bench_booking_app.command("booking-rush")
+def booking_rush(
+    patients: Annotated[int, typer.Option(help="Simulated patients.")] = 5000,
+    numbers: Annotated[int, typer.Option(help="Numbers released at T0.")] = 500,
+    clients: Annotated[int, typer.Option(help="Concurrent HTTP clients.")] = 200,
+    doctors: Annotated[int, typer.Option(help="Doctors sharing the numbers.")] = 20,
+    database: Annotated[str | None, typer.Option(
+        help="SQLAlchemy URL (default: a throwaway PostgreSQL, else SQLite).")] = None,
+    workers: Annotated[int, typer.Option(help="Server worker processes.")] = 1,
+    out: Annotated[Path | None, typer.Option(help="Write the figures to this JSON file.")] = None,
+) -> None:
+    """Let patients compete over HTTP for the numbers released at T0; check every invariant."""
+    r = run(patients, numbers, clients, doctors, database, workers, echo=typer.echo)
+    typer.echo(f"requests={r['requests']} booked={r['booked']} refusals={r['refusals']}")
+    typer.echo(f"all numbers taken in {r['all_taken_s']} s; p50 {r['p50_ms']} ms, "
+               f"p95 {r['p95_ms']} ms")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(orjson.dumps(r, option=orjson.OPT_INDENT_2))
+        typer.echo(f"wrote {out}")
+    typer.echo(f"overbooked={r['overbooked']} duplicates={r['duplicates']} "
+               f"unmatched={r['unmatched']} bookings_per_s={r['bookings_per_s']} "
+               f"p95_ms={r['p95_ms']}")
+    if r["overbooked"] or r["duplicates"] or r["unmatched"]:
+        raise typer.Exit(1)

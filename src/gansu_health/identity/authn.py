@@ -1,0 +1,59 @@
+"""Turn the bearer token of a request into the Principal it stands for."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from gansu_health.core.database import read_transaction
+from gansu_health.core.errors import Unauthorized
+from gansu_health.identity.principal import Principal
+from gansu_health.identity.scopes import ScopeError, ScopeSet
+from gansu_health.identity.tokens import repository as tokens
+
+# the scope contexts each kind of principal may hold, whatever a token claims
+CONTEXTS = {"citizen": {"patient"}, "staff": {"user", "patient"}, "system": {"system"},
+            "operator": {"system", "patient", "user"}}
+
+
+def bearer(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer …`` header, or raise Unauthorized."""
+    if not authorization:
+        raise Unauthorized("This request needs an access token (Authorization: Bearer …)",
+                           expression="Authorization")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Only Bearer access tokens are accepted", expression="Authorization")
+    return token.strip()
+
+
+class Authenticator:
+    """Looks tokens up in the token store and builds principals."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def principal(self, token: str) -> Principal:
+        """The principal of an active token, or raise Unauthorized."""
+        with read_transaction(self.engine) as conn:
+            record = tokens.active(conn, token)
+            if record is None:
+                raise Unauthorized("The access token is unknown, expired or revoked",
+                                   expression="Authorization")
+            try:
+                parsed = ScopeSet.parse(record.scope)
+            except ScopeError as exc:
+                raise Unauthorized(f"The token's scope is invalid: {exc}") from exc
+            allowed = CONTEXTS.get(record.principal_kind, set())
+            scopes = ScopeSet(tuple(s for s in parsed.scopes if s.context in allowed),
+                              parsed.other)
+            token_id = record.token_hash[:16]
+            if record.principal_kind in ("system", "operator"):
+                return Principal(record.principal_kind, record.subject, scopes,  # type: ignore[arg-type]
+                                 display=record.subject, client_id=record.client_id,
+                                 token_id=token_id, patient=record.patient, node=record.node)
+            try:
+                from gansu_health.identity.accounts.service import load_principal
+            except ImportError as exc:  # accounts not installed in this build
+                raise Unauthorized("Account tokens are not accepted by this server") from exc
+            return load_principal(conn, record.subject, scopes, client_id=record.client_id,
+                                  token_id=token_id, patient=record.patient)

@@ -1,0 +1,1 @@
+"""Who may do what with which record: scopes, roles, compartments, consent, break-glass."""

@@ -1,0 +1,416 @@
+"""Holding, booking, confirming, cancelling and rescheduling numbers; the waitlist.
+
+Every method runs in the caller's write transaction. A booking takes, in this order, the
+per-person places (primary-key claims), one number (a conditional UPDATE), the appointment row and
+its FHIR Appointment, then locks and refreshes the touched Slots — slots last and in id order, so
+that two transactions never wait for each other in opposite orders. Events go to the outbox:
+``scheduling.appointment.{held,booked,cancelled,waitlisted,offered,arrived,noshow}``.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from gansu_health.core.clock import now, to_micros
+from gansu_health.core.errors import Conflict, NotFound, UnprocessableEntity
+from gansu_health.core.events import emit
+from gansu_health.fhir.storage.repository import ResourceStore, Stored, new_id
+from gansu_health.scheduling import policy as pol
+from gansu_health.scheduling import repository as repo
+from gansu_health.scheduling import resources as res
+from gansu_health.scheduling.resources import Booking, SlotRef, Visit
+
+ACTIVE = ("held", "booked")
+_DEPTH = "scheduling.batch"
+CLAIM_PATIENCE_S = 0.5
+_TOUCHED = "scheduling.touched"
+REASONS = {"patient": "患者取消 cancelled by the patient",
+           "clinic-stopped": "停诊 the clinic session was stopped",
+           "hold-expired": "the hold expired before it was confirmed",
+           "rescheduled": "moved to another number",
+           "waitlist-closed": "the waitlist closed before a number came free",
+           "limit-reached": "the patient reached a per-person limit before a number came free",
+           "institution": "cancelled by the institution"}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where to book: a session, optionally one slot of it."""
+
+    session_id: int
+    slot_id: int | None = None
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def batched(method: F) -> F:
+    """Run a Scheduler method inside ``self.batch(conn)``."""
+    @functools.wraps(method)
+    def wrapper(self: Scheduler, conn: Connection, *args: Any, **kwargs: Any) -> Any:
+        with self.batch(conn):
+            return method(self, conn, *args, **kwargs)
+    return cast(F, wrapper)
+
+
+def _local(micros: int, zone: ZoneInfo) -> str:
+    return res.instant(micros, zone).replace("T", " ")[:16]
+
+
+class Scheduler:
+    """The booking engine of one node."""
+
+    def __init__(self, store: ResourceStore, node: str, zone: ZoneInfo) -> None:
+        self.store = store
+        self.node = node
+        self.zone = zone
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def visit(self, conn: Connection, session_id: int) -> Visit:
+        """Return a session with its resource, or raise NotFound."""
+        found = repo.visit(conn, session_id)
+        if found is None:
+            raise NotFound(f"Clinic session {session_id} is not known", expression="slot")
+        return found
+
+    def booking_row(self, conn: Connection, fid: str, patient: str | None = None) -> Any:
+        """Return the locked row of a pool Appointment (of ``patient`` when given)."""
+        row = repo.appointment(conn, fid, lock=True)
+        if row is None:
+            raise NotFound(f"Appointment/{fid} is not a booking of the number-source pool",
+                           expression="Appointment")
+        if patient is not None and row.patient != patient:
+            raise UnprocessableEntity(f"Appointment/{fid} is not a booking of Patient/{patient}",
+                                      expression="patient")
+        return row
+
+    def _slot(self, conn: Connection, slot_id: int | None) -> SlotRef | None:
+        found = repo.slot(conn, slot_id=slot_id) if slot_id is not None else None
+        return found[0] if found else None
+
+    # ---- rules ---------------------------------------------------------------------------
+
+    def _check_patient(self, conn: Connection, patient: str, now_us: int) -> None:
+        current = self.store.current(conn, "Patient", patient)
+        if current is None or current[2]:
+            raise UnprocessableEntity(f"Patient/{patient} is not known", expression="patient")
+        suspended = repo.suspended_until(conn, patient, now_us)
+        if suspended is not None:
+            raise UnprocessableEntity(
+                f"Patient/{patient} may not book until {_local(suspended[0], self.zone)} "
+                f"({suspended[1]})", expression="patient")
+
+    def _check_open(self, visit: Visit, channel: str, now_us: int, slot: SlotRef | None) -> None:
+        if channel not in pol.CHANNELS:
+            raise UnprocessableEntity(f"Unknown channel '{channel}' (one of "
+                                      f"{', '.join(pol.CHANNELS)})", expression="channel")
+        if visit.status != "open":
+            raise Conflict(f"The {visit.day} {visit.period} clinic of {visit.display} was "
+                           "stopped (停诊)", expression="slot")
+        opens = visit.reserve_release_us if channel in pol.RESERVE_CHANNELS else visit.release_us
+        if now_us < opens:
+            raise UnprocessableEntity(
+                f"The {channel} numbers of the {visit.day} {visit.period} clinic are released at "
+                f"{_local(opens, self.zone)}", expression="slot")
+        ends = slot.end_us if slot else visit.end_us
+        if now_us >= ends:
+            raise UnprocessableEntity(f"The {visit.day} {visit.period} clinic"
+                                      f"{' slot' if slot else ''} is over", expression="slot")
+
+    def limits(self, visit: Visit, policy: pol.Policy) -> list[tuple[str, int, str]]:
+        """Return the per-person scopes of a session: (scope key, limit, description)."""
+        if visit.kind == "exam":
+            return [(f"modality:{visit.modality}", policy.per_modality_per_day,
+                     f"{visit.modality} exam(s)")]
+        return [(f"department:{visit.department}", policy.per_department_per_day,
+                 f"booking(s) in HealthcareService/{visit.department}"),
+                ("day", policy.per_day, "booking(s)")]
+
+    def _claim_person(self, conn: Connection, visit: Visit, policy: pol.Policy, patient: str,
+                      fid: str) -> None:
+        for scope, limit, what in self.limits(visit, policy):
+            if not repo.claim_person(conn, patient, visit.day, scope, limit, fid, self.node):
+                raise UnprocessableEntity(
+                    f"Patient/{patient} already has {limit} {what} on {visit.day} (limit {limit} "
+                    "per person per day)", expression="patient")
+
+    def _claim_number(self, conn: Connection, visit: Visit, channel: str, fid: str, status: str,
+                      now_us: int, slot_id: int | None) -> tuple[int, int]:
+        got = self.claim_number(conn, visit, channel, fid, status, now_us, slot_id)
+        if got is not None:
+            return got
+        where = "this slot" if slot_id is not None else f"the {visit.day} {visit.period} clinic"
+        if repo.channel_free(conn, visit.session_id, channel, slot_id):
+            raise Conflict(f"The last {channel} numbers of {where} of {visit.display} are being "
+                           "booked by others right now; try again", expression="slot")
+        raise Conflict(f"No {channel} number of {where} of {visit.display} is left (join the "
+                       "waitlist with $waitlist)", expression="slot")
+
+    def claim_number(self, conn: Connection, visit: Visit, channel: str, fid: str, status: str,
+                     now_us: int, slot_id: int | None = None) -> tuple[int, int] | None:
+        """Claim a free number; while others hold the last free ones, retry briefly (they
+        usually commit within milliseconds), and once, give back holds that have expired."""
+        deadline = time.monotonic() + CLAIM_PATIENCE_S
+        delay = 0.002
+        swept = False
+        while True:
+            got = repo.claim_number(conn, visit.session_id, channel, fid, status, now_us,
+                                    slot_id=slot_id)
+            if got is not None:
+                return got
+            if not swept:
+                swept = True
+                if self.expire_holds(conn, now_us, session_id=visit.session_id):
+                    continue
+            if not repo.channel_free(conn, visit.session_id, channel, slot_id) or \
+                    time.monotonic() > deadline:
+                return None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def event(self, conn: Connection, topic: str, visit: Visit, row: dict[str, Any],
+              **extra: Any) -> None:
+        """Emit ``scheduling.appointment.<topic>`` for a booking row."""
+        emit(conn, f"scheduling.appointment.{topic}", {
+            "appointment": f"Appointment/{row['id']}", "patient": f"Patient/{row['patient']}",
+            "schedule": f"Schedule/{visit.schedule}", "institution": visit.institution,
+            "department": visit.department, "day": visit.day, "period": visit.period,
+            "channel": row["channel"], "number": row.get("number_seq"),
+            "fee": visit.fee_cents, **extra}, self.node)
+
+    def render(self, conn: Connection, visit: Visit, row: dict[str, Any], *, new: bool = False
+               ) -> Stored:
+        """Write the FHIR Appointment of a booking row."""
+        reason = row.get("reason")
+        booking = Booking(row["id"], row["status"], row["patient"], row["channel"],
+                          row.get("number_seq"), row["created_us"], row.get("hold_expires_us"),
+                          reason, REASONS.get(reason or "", reason),
+                          row.get("rescheduled_from"))
+        body = res.appointment_body(visit, self._slot(conn, row.get("slot_id")), booking,
+                                    self.zone)
+        return res.write(conn, self.store, [body], new=new)[0]
+
+    @contextmanager
+    def batch(self, conn: Connection) -> Iterator[None]:
+        """Group pool changes: the Slots they touch are locked and refreshed once, in id order,
+        when the outermost batch ends — after every number and claim lock is held, so that no
+        transaction waits for a number while holding a slot."""
+        depth = conn.info.get(_DEPTH, 0)
+        conn.info[_DEPTH] = depth + 1
+        try:
+            yield
+            if depth == 0:
+                self._refresh(conn, conn.info.get(_TOUCHED, set()))
+        finally:
+            conn.info[_DEPTH] = depth
+            if depth == 0:
+                conn.info.pop(_TOUCHED, None)
+
+    def touch(self, conn: Connection, slot_ids: set[int]) -> None:
+        """Note slots whose numbers changed (refreshed when the batch ends)."""
+        conn.info.setdefault(_TOUCHED, set()).update(slot_ids)
+
+    def _refresh(self, conn: Connection, slot_ids: set[int]) -> None:
+        for slot_id in sorted(slot_ids):
+            found = repo.slot(conn, slot_id=slot_id, lock=True)
+            if found is None:
+                continue
+            slot, session_id, stored = found
+            visit = self.visit(conn, session_id)
+            status = "busy-unavailable" if visit.status != "open" else (
+                "free" if repo.open_numbers(conn, slot_id) else "busy")
+            if status != stored:
+                repo.set_slot_status(conn, slot_id, status)
+                res.write(conn, self.store, [res.slot_body(visit, slot, status, self.zone)])
+
+    @batched
+    def take(self, conn: Connection, patient: str, target: Target, channel: str, *,
+             hold: bool, rescheduled_from: str | None = None) -> Stored:
+        """Hold or book a number for a patient (the atomic heart of $hold and $book)."""
+        now_us = to_micros(now())
+        visit = self.visit(conn, target.session_id)
+        slot = self._slot(conn, target.slot_id)
+        self._check_open(visit, channel, now_us, slot)
+        self._check_patient(conn, patient, now_us)
+        policy = pol.load(conn, visit.institution)
+        fid = new_id()
+        self._claim_person(conn, visit, policy, patient, fid)
+        status = "held" if hold else "booked"
+        slot_id, seq = self._claim_number(conn, visit, channel, fid, status, now_us,
+                                          target.slot_id)
+        row = {"id": fid, "node": self.node, "session_id": visit.session_id, "slot_id": slot_id,
+               "number_seq": seq, "channel": channel, "patient": patient,
+               "institution": visit.institution, "department": visit.department,
+               "day": visit.day, "status": status,
+               "hold_expires_us": now_us + policy.hold_minutes * 60_000_000 if hold else None,
+               "reason": None, "rescheduled_from": rescheduled_from, "created_us": now_us,
+               "updated_us": now_us}
+        repo.insert_appointment(conn, **row)
+        stored = self.render(conn, visit, row, new=True)
+        self.event(conn, status, visit, row)
+        self.touch(conn, {slot_id})
+        return stored
+
+    @batched
+    def confirm(self, conn: Connection, fid: str, patient: str | None = None) -> Stored:
+        """Turn a hold (or a waitlist offer) into a booking."""
+        now_us = to_micros(now())
+        row = self.booking_row(conn, fid, patient)
+        if row.status == "booked":
+            return self.store.read(conn, "Appointment", fid)
+        if row.status != "held":
+            raise Conflict(f"Appointment/{fid} is {res.FHIR_STATUS[row.status]}, not a hold",
+                           expression="Appointment")
+        visit = self.visit(conn, row.session_id)
+        if row.hold_expires_us is not None and row.hold_expires_us <= now_us:
+            raise Conflict(f"The hold Appointment/{fid} expired at "
+                           f"{_local(row.hold_expires_us, self.zone)}", expression="Appointment")
+        self._check_open(visit, row.channel, now_us, None)
+        repo.confirm_number(conn, fid, now_us)
+        values = {"status": "booked", "hold_expires_us": None, "updated_us": now_us}
+        repo.update_appointment(conn, fid, values)
+        data = {**row._asdict(), **values}
+        stored = self.render(conn, visit, data)
+        self.event(conn, "booked", visit, data)
+        return stored
+
+    @batched
+    def release(self, conn: Connection, row: Any, visit: Visit, reason: str, now_us: int, *,
+                void: bool = False, offer: bool = True, **extra: Any) -> Stored:
+        """Cancel a hold, booking or waitlist entry: its number goes back to the pool (first to
+        the head of the waitlist) and its per-person places are freed."""
+        freed = repo.free_number(conn, row.id, now_us, void=void)
+        repo.release_person(conn, row.id)
+        values = {"status": "cancelled", "reason": reason, "hold_expires_us": None,
+                  "updated_us": now_us}
+        repo.update_appointment(conn, row.id, values)
+        data = {**row._asdict(), **values}
+        stored = self.render(conn, visit, data)
+        self.event(conn, "cancelled", visit, data, reason=reason,
+                   refund=row.status in ACTIVE and reason != "hold-expired", **extra)
+        touched = {freed[0]} if freed else set()
+        if freed and offer and not void:
+            touched |= self.offer(conn, visit, freed[2], now_us)
+        self.touch(conn, touched)
+        return stored
+
+    @batched
+    def cancel(self, conn: Connection, fid: str, patient: str | None = None, *,
+               reason: str = "patient", enforce_cutoff: bool = True) -> Stored:
+        """Cancel a booking, honouring the institution's cancellation deadline."""
+        now_us = to_micros(now())
+        row = self.booking_row(conn, fid, patient)
+        if row.status not in (*ACTIVE, "waitlist"):
+            raise Conflict(f"Appointment/{fid} is {res.FHIR_STATUS[row.status]} and cannot be "
+                           "cancelled", expression="Appointment")
+        visit = self.visit(conn, row.session_id)
+        if enforce_cutoff and row.status == "booked":
+            policy = pol.load(conn, visit.institution)
+            cutoff = pol.days_before(date.fromisoformat(visit.day),
+                                     policy.cancel_cutoff_days_before, policy.cancel_cutoff_time,
+                                     self.zone)
+            if now_us >= cutoff:
+                raise UnprocessableEntity(
+                    f"Bookings for {visit.day} can be cancelled until "
+                    f"{_local(cutoff, self.zone)}; that deadline has passed",
+                    expression="Appointment")
+        return self.release(conn, row, visit, reason, now_us)
+
+    @batched
+    def reschedule(self, conn: Connection, fid: str, target: Target, channel: str | None,
+                   patient: str | None = None) -> Stored:
+        """Move a booking to another number in one transaction (all or nothing)."""
+        row = self.booking_row(conn, fid, patient)
+        if row.status not in ACTIVE:
+            raise Conflict(f"Appointment/{fid} is {res.FHIR_STATUS[row.status]} and cannot be "
+                           "rescheduled", expression="Appointment")
+        self.cancel(conn, fid, reason="rescheduled")
+        return self.take(conn, row.patient, target, channel or row.channel,
+                         hold=row.status == "held", rescheduled_from=fid)
+
+    # ---- waitlist (候补) -------------------------------------------------------------------
+
+    @batched
+    def join_waitlist(self, conn: Connection, patient: str, session_id: int, channel: str
+                      ) -> Stored:
+        """Queue a patient for a full session channel."""
+        now_us = to_micros(now())
+        visit = self.visit(conn, session_id)
+        self._check_open(visit, channel, now_us, None)
+        self._check_patient(conn, patient, now_us)
+        policy = pol.load(conn, visit.institution)
+        if not policy.waitlist_enabled:
+            raise UnprocessableEntity("This institution has no waitlist", expression="slot")
+        closes = pol.days_before(date.fromisoformat(visit.day),
+                                 policy.waitlist_close_days_before, policy.waitlist_close_time,
+                                 self.zone)
+        if now_us >= closes:
+            raise UnprocessableEntity(f"The waitlist of the {visit.day} clinic closed at "
+                                      f"{_local(closes, self.zone)}", expression="slot")
+        if repo.channel_free(conn, session_id, channel):
+            raise Conflict(f"{channel} numbers of this clinic are still free: book one instead",
+                           expression="slot")
+        if any(w.patient == patient for w in repo.waiting(conn, session_id, channel)):
+            raise Conflict(f"Patient/{patient} is already on this waitlist", expression="patient")
+        row = {"id": new_id(), "node": self.node, "session_id": session_id, "slot_id": None,
+               "number_seq": None, "channel": channel, "patient": patient,
+               "institution": visit.institution, "department": visit.department,
+               "day": visit.day, "status": "waitlist", "hold_expires_us": None, "reason": None,
+               "rescheduled_from": None, "created_us": now_us, "updated_us": now_us}
+        repo.insert_appointment(conn, **row)
+        stored = self.render(conn, visit, row, new=True)
+        self.event(conn, "waitlisted", visit, row)
+        return stored
+
+    def offer(self, conn: Connection, visit: Visit, channel: str, now_us: int) -> set[int]:
+        """Give free numbers of a session channel to the head of its waitlist, as holds to be
+        confirmed within the policy's window; return the slots taken."""
+        policy = pol.load(conn, visit.institution)
+        touched: set[int] = set()
+        for entry in repo.waiting(conn, visit.session_id, channel):
+            if not repo.channel_free(conn, visit.session_id, channel):
+                break
+            try:
+                self._claim_person(conn, visit, policy, entry.patient, entry.id)
+            except UnprocessableEntity:
+                self.release(conn, entry, visit, "limit-reached", now_us, offer=False)
+                continue
+            got = self.claim_number(conn, visit, channel, entry.id, "held", now_us)
+            if got is None:
+                repo.release_person(conn, entry.id)
+                break
+            values = {"status": "held", "slot_id": got[0], "number_seq": got[1],
+                      "hold_expires_us": now_us + policy.waitlist_confirm_hours * 3_600_000_000,
+                      "updated_us": now_us}
+            repo.update_appointment(conn, entry.id, values)
+            data = {**entry._asdict(), **values}
+            self.render(conn, visit, data)
+            self.event(conn, "offered", visit, data)
+            touched.add(got[0])
+        return touched
+
+    # ---- sweeping ------------------------------------------------------------------------
+
+    @batched
+    def expire_holds(self, conn: Connection, now_us: int, *, session_id: int | None = None
+                     ) -> int:
+        """Cancel holds whose time ran out (their numbers go back); return how many."""
+        conds = [repo.A.c.status == "held", repo.A.c.hold_expires_us <= now_us]
+        if session_id is not None:
+            conds.append(repo.A.c.session_id == session_id)
+        rows = repo.appointments(conn, *conds, lock=True)
+        for row in rows:
+            self.release(conn, row, self.visit(conn, row.session_id), "hold-expired", now_us)
+        return len(rows)

@@ -12,8 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 from gansu_health.core.settings import get_settings
-from gansu_health.devtools.bench_fhir import bench_app
 from gansu_health.devtools.bench_booking import bench_booking_app
+from gansu_health.devtools.bench_fhir import bench_app
 from gansu_health.devtools.bench_mpi import bench_mpi_app
 from gansu_health.devtools.bench_mpi_service import bench_mpi_service_app
 from gansu_health.devtools.bench_security import bench_security_app

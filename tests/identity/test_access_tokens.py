@@ -17,6 +17,12 @@ from gansu_health.core.settings import Settings
 from gansu_health.identity.audit.models import audit_event
 from gansu_health.identity.audit.repository import iter_rows
 from gansu_health.identity.tokens import repository as tokens
+from gansu_health.identity.web.ratelimit import (
+    Policy,
+    RateLimits,
+    current_limits,
+    use_limits,
+)
 
 LAB = "http://terminology.hl7.org/CodeSystem/observation-category"
 
@@ -186,3 +192,18 @@ def test_each_request_leaves_exactly_one_audit_row(anon: TestClient, settings: S
         ("read", 0, world["me"]), ("read", 4, world["other"]),
         ("search-type", 0, world["me"]), ("read", 0, world["me"])]
     assert all(r.actor_type == "operator" for r in rows)
+
+
+def test_each_api_client_has_a_request_quota(anon: TestClient, settings: Settings) -> None:
+    limits = current_limits()
+    use_limits(RateLimits(policies={"client": Policy(3, 60.0)}))
+    try:
+        headers = _bearer(settings, "system/*.rs")
+        statuses = [anon.get("/fhir/Organization", headers=headers).status_code
+                    for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        refused = anon.get("/fhir/Organization", headers=headers)
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert refused.json()["issue"][0]["code"] == "throttled"
+    finally:
+        use_limits(limits)

@@ -20,8 +20,8 @@ from gansu_health.demo.registry import PROVINCE_ID, Clinician, build_registry
 from gansu_health.fhir.rest.dispatch import FhirApi, FhirRequest
 from gansu_health.fhir.setup import build_service
 from gansu_health.fhir.storage.repository import WriteItem
-from gansu_health.scheduling import pool
 from gansu_health.scheduling import policy as pol
+from gansu_health.scheduling import pool
 from gansu_health.scheduling.operations import scheduler_of
 
 DEFAULT_FACILITY = "gs-620100-h01"  # a tertiary hospital of Lanzhou with 33 doctors

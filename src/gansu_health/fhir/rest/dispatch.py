@@ -20,6 +20,7 @@ from gansu_health.core.errors import (
     NotAcceptable,
     NotFound,
     PlatformError,
+    TooManyRequests,
     Unauthorized,
 )
 from gansu_health.core.events import EventBus
@@ -107,6 +108,8 @@ class FhirApi:
             if isinstance(exc, Unauthorized):
                 response.headers["WWW-Authenticate"] = (
                     'Bearer realm="gansu-health", error="invalid_token"')
+            if isinstance(exc, TooManyRequests):
+                response.headers["Retry-After"] = str(exc.retry_after)
             return response
         finally:
             current_request.reset(token)

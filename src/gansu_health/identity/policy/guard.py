@@ -27,6 +27,7 @@ from gansu_health.identity.policy import rules
 from gansu_health.identity.policy.decide import AccessPolicy
 from gansu_health.identity.policy.relations import Relations
 from gansu_health.identity.principal import Principal
+from gansu_health.identity.web.ratelimit import check_client_quota
 
 PUBLIC_PATHS = frozenset({"metadata"})
 BREAK_GLASS_HEADER = "x-break-glass-reason"  # percent-encoded UTF-8 (headers are Latin-1)
@@ -53,6 +54,7 @@ class SecurityGuard:
         if req.path.strip("/") in PUBLIC_PATHS and req.method in ("GET", "HEAD"):
             return
         principal = self.authenticator.principal(bearer(req.headers.get("authorization")))
+        check_client_quota(principal.client_id or principal.subject)
         reason = unquote(req.headers.get(BREAK_GLASS_HEADER, "")).strip()
         if reason:
             if not principal.roles & rules.BREAK_GLASS_ROLES or principal.kind != "staff":

@@ -50,7 +50,13 @@ class SecurityGuard:
 
     # -- who -------------------------------------------------------------------------------
     def authenticate(self, req: FhirRequest) -> None:
-        """Resolve the bearer token; public paths (the CapabilityStatement) need none."""
+        """Resolve the bearer token; public paths (the CapabilityStatement) need none.
+
+        In-process callers (the citizen app and console pages) set ``req.principal`` from the
+        signed-in session themselves; HTTP requests never arrive with one.
+        """
+        if req.principal is not None:
+            return
         if req.path.strip("/") in PUBLIC_PATHS and req.method in ("GET", "HEAD"):
             return
         principal = self.authenticator.principal(bearer(req.headers.get("authorization")))

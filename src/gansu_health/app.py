@@ -86,7 +86,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     engine = engine or build_engine(settings.database_url, settings)
     api = build_fhir_api(settings, engine)
     if settings.security_enabled:
-        api.guard = SecurityGuard(engine, api.service, settings.node_id)
+        api.guard = SecurityGuard(engine, api.service, settings.node_id,
+                                  settings.audit_flush_ms, settings.token_cache_s)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -97,6 +98,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         yield
         stop.set()
         worker.join(timeout=5)
+        close = getattr(api.guard, "close", None)
+        if close is not None:
+            close()  # audit rows still queued
 
     app = FastAPI(title="gansu-health", version=__version__, lifespan=lifespan,
                   description="Gansu provincial Internet + Healthcare platform")

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     security_enabled: bool = Field(
         default=True, description="require a token and enforce scopes; off only to benchmark")
     access_token_ttl_s: int = 3600
+    token_cache_s: float = Field(
+        default=2.0, description="how long a resolved token is remembered (0: never)")
+    audit_flush_ms: int = Field(
+        default=50, description="batch interval of request audit rows; 0 writes each at once")
     refresh_token_ttl_s: int = 30 * 24 * 3600
     key_file: Path = Field(default=Path("var") / "keys.json",
                            description="SM4/HMAC-SM3 key ring, created 0600 on first use")

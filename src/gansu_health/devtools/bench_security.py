@@ -113,7 +113,8 @@ def bench_security(
         "read Patient (system)": (system, f"Patient/{pairs[1][0]}", []),
         "search Observation (system)": (system, "Observation", [("subject", f"Patient/{me}")]),
         "read own Observation (patient)": (personal, f"Observation/{my_obs}", []),
-        "search own Observation (patient)": (personal, "Observation", []),
+        "search own Observation (patient)": (personal, "Observation",
+                                             [("subject", f"Patient/{me}")]),
     }
     table = Table(title=f"security overhead, {rounds} requests per cell")
     for col in ("scenario", "off p50 ms", "on p50 ms", "added p50 ms", "off p95", "on p95"):

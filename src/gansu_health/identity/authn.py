@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import Engine
 
+from gansu_health.core.clock import now, to_micros
 from gansu_health.core.database import read_transaction
 from gansu_health.core.errors import Unauthorized
 from gansu_health.identity.principal import Principal
 from gansu_health.identity.scopes import ScopeError, ScopeSet
 from gansu_health.identity.tokens import repository as tokens
 
+CACHE_LIMIT = 10_000
 # the scope contexts each kind of principal may hold, whatever a token claims
 CONTEXTS = {"citizen": {"patient"}, "staff": {"user", "patient"}, "system": {"system"},
             "operator": {"system", "patient", "user"}}
@@ -27,13 +31,36 @@ def bearer(authorization: str | None) -> str:
 
 
 class Authenticator:
-    """Looks tokens up in the token store and builds principals."""
+    """Looks tokens up in the token store and builds principals, remembered for ``cache_s``.
 
-    def __init__(self, engine: Engine) -> None:
+    A revocation made in this process empties the cache at once; one made by another process
+    (another worker, the CLI) is seen within ``cache_s``. Expiry is checked on every use.
+    """
+
+    def __init__(self, engine: Engine, cache_s: float = 2.0) -> None:
         self.engine = engine
+        self.cache_s = cache_s
+        self._cache: dict[str, tuple[float, int, Principal]] = {}
+        tokens.on_revoke(self)
+
+    def forget(self) -> None:
+        """Drop every remembered token (called when a token is revoked)."""
+        self._cache.clear()
 
     def principal(self, token: str) -> Principal:
         """The principal of an active token, or raise Unauthorized."""
+        key = tokens.token_hash(token)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > time.monotonic() and to_micros(now()) < hit[1]:
+            return hit[2]
+        principal, expires_us = self._load(token)
+        if self.cache_s > 0:
+            if len(self._cache) >= CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key] = (time.monotonic() + self.cache_s, expires_us, principal)
+        return principal
+
+    def _load(self, token: str) -> tuple[Principal, int]:
         with read_transaction(self.engine) as conn:
             record = tokens.active(conn, token)
             if record is None:
@@ -50,10 +77,11 @@ class Authenticator:
             if record.principal_kind in ("system", "operator"):
                 return Principal(record.principal_kind, record.subject, scopes,  # type: ignore[arg-type]
                                  display=record.subject, client_id=record.client_id,
-                                 token_id=token_id, patient=record.patient, node=record.node)
+                                 token_id=token_id, patient=record.patient,
+                                 node=record.node), record.expires_us
             try:
                 from gansu_health.identity.accounts.service import load_principal
             except ImportError as exc:  # accounts not installed in this build
                 raise Unauthorized("Account tokens are not accepted by this server") from exc
             return load_principal(conn, record.subject, scopes, client_id=record.client_id,
-                                  token_id=token_id, patient=record.patient)
+                                  token_id=token_id, patient=record.patient), record.expires_us

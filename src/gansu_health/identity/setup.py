@@ -17,6 +17,9 @@ def access_log(call: OperationCall) -> OperationResult:
     count = max(1, min(int(values.get("_count", "20") or 20), 200))
     before = int(values["_before"]) if values.get("_before", "").isdigit() else None
     api = call.services
+    flush = getattr(api.guard, "flush", None)
+    if flush is not None:
+        flush()  # rows of requests just answered are still in the writer's queue
     return OperationResult(patient_trail(api.engine, call.fid or "", count=count, before=before,
                                          base_url=call.base_url))
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -31,7 +31,7 @@ from gansu_health.scheduling.resources import Booking, SlotRef, Visit
 
 ACTIVE = ("held", "booked")
 _DEPTH = "scheduling.batch"
-CLAIM_PATIENCE_S = 0.5
+CLAIM_PATIENCE_S = 0.03
 _TOUCHED = "scheduling.touched"
 REASONS = {"patient": "患者取消 cancelled by the patient",
            "clinic-stopped": "停诊 the clinic session was stopped",
@@ -149,11 +149,18 @@ class Scheduler:
         got = self.claim_number(conn, visit, channel, fid, status, now_us, slot_id)
         if got is not None:
             return got
-        where = "this slot" if slot_id is not None else f"the {visit.day} {visit.period} clinic"
         if repo.channel_free(conn, visit.session_id, channel, slot_id):
-            raise Conflict(f"The last {channel} numbers of {where} of {visit.display} are being "
-                           "booked by others right now; try again", expression="slot")
-        raise Conflict(f"No {channel} number of {where} of {visit.display} is left (join the "
+            raise Conflict(f"The last {channel} numbers of {self._where(visit, slot_id)} are "
+                           "being booked by others right now; try again", expression="slot")
+        self._full(visit, channel, slot_id)
+
+    @staticmethod
+    def _where(visit: Visit, slot_id: int | None) -> str:
+        clinic = f"the {visit.day} {visit.period} clinic of {visit.display}"
+        return f"this slot of {clinic}" if slot_id is not None else clinic
+
+    def _full(self, visit: Visit, channel: str, slot_id: int | None) -> NoReturn:
+        raise Conflict(f"No {channel} number of {self._where(visit, slot_id)} is left (join the "
                        "waitlist with $waitlist)", expression="slot")
 
     def claim_number(self, conn: Connection, visit: Visit, channel: str, fid: str, status: str,
@@ -224,15 +231,14 @@ class Scheduler:
 
     def _refresh(self, conn: Connection, slot_ids: set[int]) -> None:
         for slot_id in sorted(slot_ids):
-            found = repo.slot(conn, slot_id=slot_id, lock=True)
+            found = repo.lock_slot(conn, slot_id)
             if found is None:
                 continue
-            slot, session_id, stored = found
-            visit = self.visit(conn, session_id)
-            status = "busy-unavailable" if visit.status != "open" else (
-                "free" if repo.open_numbers(conn, slot_id) else "busy")
+            slot, session_id, stored, free, state = found
+            status = "busy-unavailable" if state != "open" else "free" if free else "busy"
             if status != stored:
                 repo.set_slot_status(conn, slot_id, status)
+                visit = self.visit(conn, session_id)
                 res.write(conn, self.store, [res.slot_body(visit, slot, status, self.zone)])
 
     @batched
@@ -243,8 +249,11 @@ class Scheduler:
         visit = self.visit(conn, target.session_id)
         slot = self._slot(conn, target.slot_id)
         self._check_open(visit, channel, now_us, slot)
+        if not repo.channel_free(conn, visit.session_id, channel, target.slot_id) and \
+                not self.expire_holds(conn, now_us, session_id=visit.session_id):
+            self._full(visit, channel, target.slot_id)
         self._check_patient(conn, patient, now_us)
-        policy = pol.load(conn, visit.institution)
+        policy = pol.cached(conn, visit.institution)
         fid = new_id()
         self._claim_person(conn, visit, policy, patient, fid)
         status = "held" if hold else "booked"

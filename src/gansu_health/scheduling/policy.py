@@ -16,6 +16,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -135,6 +136,20 @@ def load(conn: Connection, institution: str) -> Policy:
     return from_json(orjson.loads(row.body)) if row else DEFAULT
 
 
+_CACHE: dict[str, tuple[float, Policy]] = {}
+CACHE_S = 5.0
+
+
+def cached(conn: Connection, institution: str) -> Policy:
+    """Return an institution's policy as read at most ``CACHE_S`` seconds ago (hot path)."""
+    hit = _CACHE.get(institution)
+    moment = monotonic()
+    if hit is None or moment - hit[0] > CACHE_S:
+        hit = (moment, load(conn, institution))
+        _CACHE[institution] = hit
+    return hit[1]
+
+
 def save(conn: Connection, institution: str, changes: dict[str, Any], node: str) -> Policy:
     """Merge ``changes`` into an institution's stored policy; return the effective policy."""
     row = conn.execute(select(sched_policy.c.body).where(
@@ -142,6 +157,7 @@ def save(conn: Connection, institution: str, changes: dict[str, Any], node: str)
     stored = orjson.loads(row.body) if row else {}
     stored.update(changes)
     policy = from_json(stored)
+    _CACHE.pop(institution, None)
     body = orjson.dumps(stored).decode()
     values = {"body": body, "updated_us": to_micros(now())}
     if row:

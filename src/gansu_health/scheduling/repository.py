@@ -81,6 +81,23 @@ def slots_of(conn: Connection, session_id: int) -> list[SlotRef]:
     return [SlotRef(r.id, r.fid, r.start_us, r.end_us) for r in rows]
 
 
+def lock_slot(conn: Connection, slot_id: int) -> tuple[SlotRef, int, str, int, str] | None:
+    """Lock a slot; return (slot, session id, stored FHIR status, free numbers, session status)
+    in one statement."""
+    free = select(func.count()).select_from(N).where(
+        N.c.slot_id == sched_slot.c.id, N.c.status == "free").scalar_subquery()
+    state = select(S.c.status).where(S.c.id == sched_slot.c.session_id).scalar_subquery()
+    query = select(sched_slot, free.label("free"), state.label("state")).where(
+        sched_slot.c.id == slot_id)
+    if not is_sqlite(conn):
+        query = query.with_for_update(of=sched_slot)
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    return (SlotRef(row.id, row.fid, row.start_us, row.end_us), row.session_id, row.status,
+            int(row.free), row.state)
+
+
 def set_slot_status(conn: Connection, slot_id: int, status: str) -> None:
     """Remember the FHIR status last written for a slot."""
     conn.execute(update(sched_slot).where(sched_slot.c.id == slot_id).values(status=status))

@@ -41,12 +41,13 @@ def _deny(reason: str) -> Forbidden:
 class SecurityGuard:
     """Enforces scopes, roles, compartments and consent; writes one audit row per request."""
 
-    def __init__(self, engine: Engine, service: FhirService, node: str) -> None:
+    def __init__(self, engine: Engine, service: FhirService, node: str,
+                 audit_flush_ms: int = 50, token_cache_s: float = 2.0) -> None:
         self.service = service
         self.compartments = PatientCompartments(service.store.indexer)
         self.policy = AccessPolicy(self.compartments, service.store.indexer)
-        self.authenticator = Authenticator(engine)
-        self.auditor = RequestAuditor(engine, node)
+        self.authenticator = Authenticator(engine, token_cache_s)
+        self.auditor = RequestAuditor(engine, node, audit_flush_ms)
 
     # -- who -------------------------------------------------------------------------------
     def authenticate(self, req: FhirRequest) -> None:
@@ -219,3 +220,11 @@ class SecurityGuard:
     def finish(self, req: FhirRequest, status: int) -> None:
         """Write the request's audit row."""
         self.auditor.record(req, status)
+
+    def flush(self) -> None:
+        """Write queued audit rows now."""
+        self.auditor.flush()
+
+    def close(self) -> None:
+        """Write queued audit rows and stop the audit writer."""
+        self.auditor.close()

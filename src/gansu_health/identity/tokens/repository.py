@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
@@ -14,6 +15,27 @@ from gansu_health.identity.crypto import sm3
 from gansu_health.identity.tokens.models import oauth_token
 
 DEFAULT_TTL_S = 3600
+# caches of resolved tokens in this process, told to forget whenever a token is revoked here
+_listeners: weakref.WeakSet[RevocationListener] = weakref.WeakSet()
+
+
+class RevocationListener(Protocol):
+    """Something that caches tokens and must forget them when one is revoked."""
+
+    def forget(self) -> None:
+        """Drop cached tokens."""
+
+
+def on_revoke(listener: RevocationListener) -> None:
+    """Register a cache to be told about revocations made in this process."""
+    _listeners.add(listener)
+
+
+def _revoked() -> None:
+    for listener in list(_listeners):
+        listener.forget()
+
+
 PRINCIPAL_KINDS = frozenset({"citizen", "staff", "system", "operator"})
 
 
@@ -114,6 +136,7 @@ def active(conn: Connection, token: str, token_type: str | None = "access"
 
 def revoke(conn: Connection, token: str) -> bool:
     """Revoke a token and the token issued with it (RFC 7009); False when it was unknown."""
+    _revoked()
     key = token_hash(token)
     result = conn.execute(update(oauth_token).where(
         or_(oauth_token.c.token_hash == key, oauth_token.c.pair_hash == key)).values(
@@ -123,6 +146,7 @@ def revoke(conn: Connection, token: str) -> bool:
 
 def revoke_hash(conn: Connection, key: str, *, with_pair: bool = True) -> bool:
     """Revoke a token by its stored hash (and, unless ``with_pair`` is False, its pair)."""
+    _revoked()
     match = oauth_token.c.token_hash == key
     if with_pair:
         match = or_(match, oauth_token.c.pair_hash == key)
@@ -132,6 +156,7 @@ def revoke_hash(conn: Connection, key: str, *, with_pair: bool = True) -> bool:
 
 def revoke_subject(conn: Connection, subject: str) -> int:
     """Revoke every token of an account or client (sign-out everywhere, disabled client)."""
+    _revoked()
     result = conn.execute(update(oauth_token).where(oauth_token.c.subject == subject).values(
         revoked=True))
     return int(result.rowcount)
@@ -139,6 +164,7 @@ def revoke_subject(conn: Connection, subject: str) -> int:
 
 def revoke_client(conn: Connection, client_id: str) -> int:
     """Revoke every token issued to a client, whoever it was issued for (disabled client)."""
+    _revoked()
     result = conn.execute(update(oauth_token).where(oauth_token.c.client_id == client_id).values(
         revoked=True))
     return int(result.rowcount)

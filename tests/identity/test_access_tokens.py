@@ -16,6 +16,7 @@ from gansu_health.core.database import build_engine, read_transaction, write_tra
 from gansu_health.core.settings import Settings
 from gansu_health.identity.audit.models import audit_event
 from gansu_health.identity.audit.repository import iter_rows
+from gansu_health.identity.audit.repository import verify as audit_verify
 from gansu_health.identity.tokens import repository as tokens
 from gansu_health.identity.web.ratelimit import (
     Policy,
@@ -210,3 +211,45 @@ def test_each_api_client_has_a_request_quota(anon: TestClient, settings: Setting
         assert refused.json()["issue"][0]["code"] == "throttled"
     finally:
         use_limits(limits)
+
+
+def test_every_kind_of_interaction_is_audited_once(anon: TestClient, client: TestClient,
+                                                   settings: Settings,
+                                                   world: dict[str, str]) -> None:
+    """Writes, searches, history, bundles and operations, allowed or refused: one row each."""
+    engine = build_engine(settings.database_url, settings)
+    headers = _bearer(settings, "system/*.cruds")
+
+    def rows() -> list[Any]:
+        for app_client in (anon, client):
+            app_client.app.state.fhir.guard.flush()  # type: ignore[attr-defined]
+        with read_transaction(engine) as conn:
+            return list(iter_rows(conn))
+
+    before = len(rows())
+    created = anon.post("/fhir/Observation", json=_obs(world["me"], "vital-signs"),
+                        headers=headers).json()
+    created["status"] = "amended"
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": _obs(world["other"], "laboratory"),
+         "request": {"method": "POST", "url": "Observation"}}]}
+    calls = [
+        ("PUT", f"/fhir/Observation/{created['id']}", created, ("update", "U", 0)),
+        ("GET", f"/fhir/Observation/{created['id']}/_history", None,
+         ("history-instance", "R", 0)),
+        ("GET", "/fhir/Observation?code=laboratory", None, ("search-type", "E", 0)),
+        ("POST", "/fhir", bundle, ("transaction", "E", 0)),
+        ("GET", f"/fhir/Patient/{world['me']}/$everything", None, ("operation", "E", 0)),
+        ("DELETE", f"/fhir/Observation/{created['id']}", None, ("delete", "D", 0)),
+        ("GET", "/fhir/Observation/does-not-exist", None, ("read", "R", 4)),
+    ]
+    for method, url, body, _ in calls:
+        anon.request(method, url, json=body, headers=headers)
+    anon.get("/fhir/Observation")  # no token: refused before anyone is known, not audited
+    written = rows()[before:]
+    assert [("create", "C", 0), *(c[3] for c in calls)] == [
+        (r.subtype, r.action, r.outcome) for r in written]
+    assert written[0].resource_id == created["id"] and written[0].patient_id == world["me"]
+    assert written[4].patient_id == world["other"]  # the patient the transaction wrote to
+    assert audit_verify(engine).ok
+    engine.dispose()

@@ -284,6 +284,9 @@ def test_rotation_and_reencrypt_without_downtime(written: dict[str, Any], api: T
     twin.pop("meta")
     assert empi_of(api.post("/fhir/Patient", json=twin).json()) == empi_of(written["created"])
 
+    mid = _status(api, keys_cli)
+    block_keys = mid[("mpi_block_key (index)", "i1")] + mid[("mpi_block_key (index)", "i2")]
+    assert mid[("mpi_block_key (index)", "i2")] > 0  # registered after the rotation
     real_walk = rekey.walk_table
 
     def interrupted(*args: Any, **kwargs: Any) -> Any:
@@ -309,6 +312,7 @@ def test_rotation_and_reencrypt_without_downtime(written: dict[str, Any], api: T
     assert after[("mpi_record.features (data)", "d1")] == 0
     assert after[("mpi_record.features (data)", "clear")] == 0
     assert after[("mpi_block_key (index)", "i1")] == 0
+    assert after[("mpi_block_key (index)", "i2")] == block_keys  # same keys, re-blinded
     assert after[("mpi_identifier (index)", "i1")] == 0
     everything = _database_text(engine)
     assert "g1:d1:" not in everything
@@ -320,7 +324,30 @@ def test_rotation_and_reencrypt_without_downtime(written: dict[str, Any], api: T
     assert again.exit_code == 0 and "MPI source records" in again.output
 
 
-def test_a_tampered_envelope_fails_with_a_clear_error(api: TestClient, engine: Engine) -> None:
+def test_turning_encryption_on_for_a_database_written_in_clear(
+        fe_settings: Settings, engine: Engine, api: TestClient, keys_cli: CliRunner) -> None:
+    clear = fe_settings.model_copy(update={"field_encryption": False})
+    with TestClient(create_app(clear, engine)) as before:
+        old = before.post("/fhir/Patient", json=_patient("白银路700号")).json()
+    values = [_rid(old), old["telecom"][0]["value"], "白银路700号"]
+    assert all(v in _database_text(engine) for v in values)
+    assert _rid(api.get(f"/fhir/Patient/{old['id']}").json()) == values[0]  # served as is
+    assert _ids(api, f"Patient?identifier={RESIDENT_ID_SYSTEM}|{values[0]}") == {old["id"]}
+    done = keys_cli.invoke(cli, ["keys", "reencrypt", "--no-settle", "--full"])
+    assert done.exit_code == 0, done.output
+    everything = _database_text(engine)
+    assert [v for v in values if v in everything] == []
+    assert api.get(f"/fhir/Patient/{old['id']}").json()["address"] == old["address"]
+    assert _ids(api, f"Patient?phone={values[1]}") == {old["id"]}
+    twin = dict(old, identifier=[{"system": HOSPITAL_B, "value": "B-79"},
+                                 {"system": RESIDENT_ID_SYSTEM, "value": values[0]}])
+    twin.pop("id")
+    twin.pop("meta")
+    assert empi_of(api.post("/fhir/Patient", json=twin).json()) == empi_of(old)
+
+
+def test_a_tampered_envelope_fails_with_a_clear_error(api: TestClient, engine: Engine,
+                                                      keys_cli: CliRunner) -> None:
     victim = api.post("/fhir/Patient", json=_patient("白银路600号")).json()
     with engine.begin() as conn:
         row = conn.execute(select(resource_version.c.seq, resource_version.c.content).where(
@@ -335,6 +362,10 @@ def test_a_tampered_envelope_fails_with_a_clear_error(api: TestClient, engine: E
     issue = resp.json()["issue"][0]
     assert issue["code"] == "security"
     assert "telecom|phone" in issue["diagnostics"] and "does not open" in issue["diagnostics"]
+    keys_cli.invoke(cli, ["keys", "rotate"])
+    rekeyed = keys_cli.invoke(cli, ["keys", "reencrypt", "--no-settle"])
+    assert rekeyed.exit_code == 1 and f"Patient/{victim['id']}" in rekeyed.output
+    assert api.get("/fhir/Patient/fe-put").status_code == 200  # the others were re-keyed
     with engine.begin() as conn:  # an envelope moved to another element does not open either
         body["telecom"][0]["value"] = body["address"][0]["line"][0]
         conn.execute(update(resource_version).where(resource_version.c.seq == row.seq)

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import mint_token
 
 from gansu_health.core.clock import set_clock
 from gansu_health.core.settings import Settings
 from gansu_health.demo.registry import Clinician
 from gansu_health.devtools.bench_booking_data import facility_bundle
-from tests.conftest import mint_token
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2027, 3, 1, 10, 0, tzinfo=ZONE)  # a Monday morning

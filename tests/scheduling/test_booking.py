@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi.testclient import TestClient
-
-from gansu_health.demo.registry import Clinician
-from gansu_health.scheduling.resources import EXT_CHANNEL, EXT_HOLD_EXPIRES, EXT_NUMBER
 from tests.scheduling.conftest import (
     ZONE,
     Clock,
@@ -20,8 +18,11 @@ from tests.scheduling.conftest import (
     session,
 )
 
+from gansu_health.demo.registry import Clinician
+from gansu_health.scheduling.resources import EXT_CHANNEL, EXT_HOLD_EXPIRES, EXT_NUMBER
 
-def _ext(resource: dict, url: str) -> object:
+
+def _ext(resource: dict[str, Any], url: str) -> Any:
     return next(next(v for k, v in e.items() if k.startswith("value"))
                 for e in resource["extension"] if e["url"] == url)
 
@@ -156,7 +157,7 @@ def test_release_time_and_channels(client: TestClient, doctors: list[Clinician],
 
 def test_cancel_cutoff_and_reschedule(client: TestClient, doctors: list[Clinician],
                                       clock: Clock) -> None:
-    schedule, slots = clinic(client, doctors, perSlot=1)
+    _, slots = clinic(client, doctors, perSlot=1)
     patient = f"Patient/{new_patient(client)}"
     booked = appointment(op(client, "Appointment/$book", patient=patient, slot=slots[0]))
     moved = appointment(op(client, f"Appointment/{booked['id']}/$reschedule", patient=patient,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from tests.scheduling.conftest import Clock, diagnostics, op
 
 from gansu_health.demo.registry import Clinician
 from gansu_health.scheduling.pool import spread
-from tests.scheduling.conftest import Clock, diagnostics, op
 
 
 def _slots(client: TestClient, schedule: str) -> list[dict[str, Any]]:

@@ -132,8 +132,8 @@ async def _rush(base: str, token: str, schedules: list[str], day: str, people: l
 def _check(engine: Engine, out: Outcome, numbers: int) -> dict[str, int]:
     A, N = sched_appointment, sched_number
     with engine.connect() as conn:
-        capacity = dict(conn.execute(select(N.c.slot_id, func.count()).group_by(N.c.slot_id))
-                        .all())
+        counted = conn.execute(select(N.c.slot_id, func.count()).group_by(N.c.slot_id))
+        capacity: dict[int, int] = {int(row[0]): int(row[1]) for row in counted}
         active = list(conn.execute(select(A.c.id, A.c.patient, A.c.day, A.c.department,
                                           A.c.slot_id).where(A.c.status == "booked")))
         held = dict(conn.execute(select(N.c.appointment, N.c.slot_id).where(
@@ -145,7 +145,7 @@ def _check(engine: Engine, out: Outcome, numbers: int) -> dict[str, int]:
     duplicates = sum(n - 1 for n in per_person.values() if n > 1)
     answered = Counter(appt for _, appt, _ in out.booked)
     booked_ids = {r.id: r for r in active}
-    unmatched = sum(1 for appt, n in answered.items() if n != 1 or appt not in booked_ids)
+    unmatched = sum(n != 1 or appt not in booked_ids for appt, n in answered.items())
     unmatched += sum(1 for appt in booked_ids if appt not in answered)
     unmatched += sum(1 for appt, r in booked_ids.items() if held.get(appt) != r.slot_id)
     unmatched += out.silent + len(out.errors)
@@ -195,7 +195,7 @@ def _start_server(url: str, workdir: Path, workers: int) -> ServerProcess:
 
 def run(patients_n: int = 5000, numbers: int = 500, clients: int = 200, doctors: int = 20,
         database: str | None = None, workers: int = 1, double_click: float = 0.05,
-        echo: Any = print) -> dict[str, Any]:
+        echo: Any = print, margin_s: float = SETUP_MARGIN_S) -> dict[str, Any]:
     """Run the rush once and return its figures (see the module docstring)."""
     workdir = Path(tempfile.mkdtemp(prefix="gansu-rush-"))
     cluster = None
@@ -209,14 +209,14 @@ def run(patients_n: int = 5000, numbers: int = 500, clients: int = 200, doctors:
     backend = "sqlite" if url.startswith("sqlite") else "postgresql"
     server = None
     try:
-        t0 = datetime.now().astimezone() + timedelta(seconds=SETUP_MARGIN_S)
+        t0 = datetime.now().astimezone() + timedelta(seconds=margin_s)
         t0 = t0.replace(microsecond=0)
         settings, people, day, token, schedules = _prepare(url, patients_n, numbers, doctors, t0)
         server = _start_server(url, workdir, workers)
         echo(f"{backend}: {len(schedules)} doctors, {numbers} numbers on {day}, {len(people)} "
              f"patients, {clients} clients; release at {t0:%H:%M:%S}")
         if time.time() > t0.timestamp():
-            raise RuntimeError("setup took longer than the release margin; raise SETUP_MARGIN_S")
+            raise RuntimeError("setup took longer than the release margin; raise margin_s")
         out = asyncio.run(_rush(server.base_url, token, schedules, day, people, clients,
                                 t0.timestamp(), double_click))
         engine = build_engine(url, settings)

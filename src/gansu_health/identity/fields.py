@@ -30,9 +30,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gansu_health.core.errors import PlatformError
 from gansu_health.fhir import jsonio
-from gansu_health.fhir.storage.protection import FieldProtection
+from gansu_health.fhir.storage.protection import FieldProtection, SealedValueError
 from gansu_health.identity.crypto import DecryptionError, envelope_key_id
 from gansu_health.identity.keys import FieldCipher, key_provider
 from gansu_health.identity.rekey import register_fhir
@@ -56,13 +55,6 @@ ENVELOPE_PREFIX = "g1:"
 # (element, blind-index kind or None for text that is not indexed, value) -> replacement;
 # None removes the value
 Visit = Callable[[str, str | None, str], str | None]
-
-
-class SealedValueError(PlatformError):
-    """A stored value does not open: altered, or sealed under a key or for a resource we lack."""
-
-    status = 500
-    code = "security"
 
 
 def is_document(ident: dict[str, Any]) -> bool:

@@ -116,11 +116,12 @@ def reencrypt(
     state = _load(path, {**_active(keys), "full": full})
     engine = get_engine()
     summary = Table(title="Re-keyed")
-    for name in ("rows of", "scanned", "rewritten", "conflicts"):
+    for name in ("rows of", "scanned", "rewritten", "conflicts", "failed"):
         summary.add_column(name, justify="left" if name == "rows of" else "right")
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
     conflicts = 0
+    failed: list[str] = []
     with Progress(*columns, console=console) as bar:
         for target in _targets(settings):
             if target.name in state["finished"]:
@@ -139,9 +140,16 @@ def reencrypt(
             state["finished"].append(target.name)
             path.write_text(json.dumps(state), "utf-8")
             conflicts += stats.conflicts
+            failed += stats.failed
             summary.add_row(target.name, f"{stats.scanned:,}", f"{stats.rewritten:,}",
-                            f"{stats.conflicts:,}")
+                            f"{stats.conflicts:,}", f"{len(stats.failed):,}")
     path.unlink(missing_ok=True)
     console.print(summary)
     if conflicts:
         console.print("[yellow]some rows changed meanwhile; run again to sweep them[/]")
+    for problem in failed[:20]:
+        console.print(f"[red]✗[/] {problem}", highlight=False)
+    if failed:
+        console.print(f"[red]{len(failed)} rows did not open and keep their old key: keep the "
+                      "retired keys and investigate[/]")
+        raise typer.Exit(1)

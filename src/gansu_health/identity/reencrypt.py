@@ -9,7 +9,7 @@ from the last id it reported.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, select, update
@@ -22,15 +22,17 @@ Row = Mapping[Any, Any]
 
 @dataclass(slots=True)
 class ReencryptStats:
-    """What a re-encryption pass did."""
+    """What a re-encryption pass did; ``failed`` names rows that did not open (old key kept)."""
 
     scanned: int = 0
     rewritten: int = 0
     conflicts: int = 0
     last_id: Any = None
+    failed: list[str] = field(default_factory=list)
 
 
-BatchHandler = Callable[[Connection, list[Row]], tuple[int, int]]
+# handles one batch of rows inside its transaction, counting what it did in the stats
+BatchHandler = Callable[[Connection, list[Row], ReencryptStats], None]
 
 
 def cas_update(conn: Connection, table: Table, id_column: str, row: Row,
@@ -46,16 +48,18 @@ def cas_update(conn: Connection, table: Table, id_column: str, row: Row,
 def row_rewriter(table: Table, id_column: str,
                  rewrite: Callable[[Row], Mapping[str, Any]]) -> BatchHandler:
     """Return a batch handler applying ``rewrite(row)`` (the changed columns) to each row."""
-    def handle(conn: Connection, rows: list[Row]) -> tuple[int, int]:
-        rewritten = conflicts = 0
+    def handle(conn: Connection, rows: list[Row], stats: ReencryptStats) -> None:
         for row in rows:
             changes = rewrite(row)
             if changes:
-                done = cas_update(conn, table, id_column, row, changes)
-                rewritten += done
-                conflicts += not done
-        return rewritten, conflicts
+                count(stats, cas_update(conn, table, id_column, row, changes))
     return handle
+
+
+def count(stats: ReencryptStats, done: bool) -> None:
+    """Count a compare-and-set update as rewritten, or as a conflict when the row had changed."""
+    stats.rewritten += done
+    stats.conflicts += not done
 
 
 def walk_table(engine: Engine, table: Table, id_column: str, columns: Sequence[str],
@@ -72,10 +76,9 @@ def walk_table(engine: Engine, table: Table, id_column: str, columns: Sequence[s
             if stats.last_id is not None:
                 query = query.where(key > stats.last_id)
             rows: list[Row] = [r._mapping for r in conn.execute(query)]
-            rewritten, conflicts = handle(conn, rows) if rows else (0, 0)
+            if rows:
+                handle(conn, rows, stats)
         stats.scanned += len(rows)
-        stats.rewritten += rewritten
-        stats.conflicts += conflicts
         if rows:
             stats.last_id = rows[-1][id_column]
         if progress is not None:

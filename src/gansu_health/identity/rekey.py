@@ -19,12 +19,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from gansu_health.core.database import is_sqlite
 from gansu_health.fhir.search.special import as_text
+from gansu_health.fhir.storage.protection import SealedValueError
 from gansu_health.fhir.storage.tables import idx_token, resource, resource_version
-from gansu_health.identity.reencrypt import ReencryptStats, Row, cas_update, walk_table
+from gansu_health.identity.reencrypt import ReencryptStats, Row, cas_update, count, walk_table
 
 if TYPE_CHECKING:
     from gansu_health.fhir.rest.dispatch import FhirApi
-    from gansu_health.fhir.storage.repository import ResourceStore
+    from gansu_health.fhir.storage.repository import ResourceStore, Stored
     from gansu_health.identity.fields import FhirFieldCipher
     from gansu_health.identity.keys import KeyProvider
 
@@ -62,7 +63,8 @@ def targets(api: FhirApi) -> list[RekeyTarget]:
 def lock_resources(conn: Connection, rids: list[int]) -> None:
     """Lock resource rows against concurrent writers before rebuilding what derives from them."""
     if rids and not is_sqlite(conn):
-        conn.execute(select(resource.c.rid).where(resource.c.rid.in_(rids)).with_for_update())
+        conn.execute(select(resource.c.rid).where(resource.c.rid.in_(rids))
+                     .order_by(resource.c.rid).with_for_update())
 
 
 def stale_tag(value: str, active: str) -> bool:
@@ -82,30 +84,55 @@ def count_by_key(conn: Connection, what: str, column: ColumnElement[Any],
     return out
 
 
-def _reindex(store: ResourceStore, conn: Connection, rids: list[int]) -> int:
+def opened(store: ResourceStore, conn: Connection, rids: list[int], stats: ReencryptStats
+           ) -> list[Stored]:
+    """Load (and open) current versions; name the resources whose stored values do not open."""
+    try:
+        return list(store.load_many(conn, rids).values())
+    except SealedValueError:
+        found: list[Stored] = []
+        for rid in rids:
+            try:
+                found += store.load_many(conn, [rid]).values()
+            except SealedValueError as exc:
+                stats.failed.append(exc.message)
+        return found
+
+
+def reindex(store: ResourceStore, conn: Connection, rids: list[int], stats: ReencryptStats
+            ) -> None:
+    """Rebuild the index rows of resources; name those whose stored values do not open."""
     rids = sorted(set(rids))
     lock_resources(conn, rids)
-    return store.reindex(conn, rids) if rids else 0
+    try:  # reindex opens every resource before it writes anything
+        stats.rewritten += store.reindex(conn, rids) if rids else 0
+    except SealedValueError:
+        for rid in rids:
+            try:
+                stats.rewritten += store.reindex(conn, [rid])
+            except SealedValueError as exc:
+                stats.failed.append(exc.message)
 
 
 def _versions_target(fields: FhirFieldCipher, store: ResourceStore) -> RekeyTarget:
     rv = resource_version
     where = [rv.c.rtype.in_(sorted(fields.types)), rv.c.content.is_not(None)]
 
-    def handle(conn: Connection, rows: list[Row]) -> tuple[int, int]:
-        rewritten = conflicts = 0
+    def handle(conn: Connection, rows: list[Row], stats: ReencryptStats) -> None:
         plain: list[int] = []
         for row in rows:
-            new, sealed = fields.rekey(row["rtype"], row["fid"], row["content"])
+            try:
+                new, sealed = fields.rekey(row["rtype"], row["fid"], row["content"])
+            except SealedValueError as exc:
+                stats.failed.append(f"{exc.message} (version row {row['seq']})")
+                continue
             if new is None:
                 continue
             done = cas_update(conn, rv, "seq", row, {"content": new})
-            rewritten += done
-            conflicts += not done
+            count(stats, done)
             if done and sealed:
                 plain.append(row["rid"])
-        _reindex(store, conn, plain)  # values that were plaintext were indexed in clear
-        return rewritten, conflicts
+        reindex(store, conn, plain, ReencryptStats())  # plaintext values were indexed in clear
 
     def run(engine: Engine, start: Any, full: bool, batch: int, progress: Progress | None
             ) -> ReencryptStats:
@@ -128,14 +155,14 @@ def _index_target(fields: FhirFieldCipher, store: ResourceStore) -> RekeyTarget:
 
     def run(engine: Engine, start: Any, full: bool, batch: int, progress: Progress | None
             ) -> ReencryptStats:
-        def handle(conn: Connection, rows: list[Row]) -> tuple[int, int]:
+        def handle(conn: Connection, rows: list[Row], stats: ReencryptStats) -> None:
             rids = [row["rid"] for row in rows]
             if not full:  # only resources with blind values under a retired index key
                 active = fields.cipher.keys.active("index")[0]
                 found = conn.execute(select(idx_token.c.rid, idx_token.c.code).where(
                     idx_token.c.rid.in_(rids), *tokens))
                 rids = [r.rid for r in found if r.code and stale_tag(r.code, active)]
-            return _reindex(store, conn, rids), 0
+            reindex(store, conn, rids, stats)
 
         return walk_table(engine, resource, "rid", ["rid"], handle, where=where, batch=batch,
                           start=start, progress=progress)

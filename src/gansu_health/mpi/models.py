@@ -7,7 +7,8 @@ ids of their Person resources) with their enterprise id; ``mpi_link`` ties sourc
 records (MATCH / POSSIBLE_MATCH / NO_MATCH, AUTO or MANUAL) and ``mpi_link_history`` keeps
 every change of a link.
 ``mpi_merge`` records golden-record merges so that they can be undone, and ``mpi_not_duplicate``
-the pairs a data steward declared distinct.
+the pairs a data steward declared distinct. With field encryption on, features are sealed and
+keys, identifier values and resident ids are HMAC-SM3 blind indexes (``mpi.protect``).
 """
 
 from __future__ import annotations

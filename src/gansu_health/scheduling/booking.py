@@ -371,8 +371,11 @@ class Scheduler:
         if repo.channel_free(conn, session_id, channel):
             raise Conflict(f"{channel} numbers of this clinic are still free: book one instead",
                            expression="slot")
-        if any(w.patient == patient for w in repo.waiting(conn, session_id, channel)):
-            raise Conflict(f"Patient/{patient} is already on this waitlist", expression="patient")
+        if repo.appointments(conn, repo.A.c.session_id == session_id,
+                             repo.A.c.patient == patient,
+                             repo.A.c.status.in_([*ACTIVE, "waitlist"]), limit=1):
+            raise Conflict(f"Patient/{patient} already has a number or a waitlist place in this "
+                           "clinic", expression="patient")
         row = {"id": new_id(), "node": self.node, "session_id": session_id, "slot_id": None,
                "number_seq": None, "channel": channel, "patient": patient,
                "institution": visit.institution, "department": visit.department,

@@ -40,8 +40,15 @@ class Renderer:
         self.zone = ZoneInfo(timezone)
         self.envs = {locale: self._environment(locale) for locale in LOCALES}
 
+    def add_folder(self, folder: Path) -> None:
+        """Search ``folder`` for templates too (apps add theirs when installed)."""
+        self.folders.append(folder)
+        for env in self.envs.values():
+            assert isinstance(env.loader, FileSystemLoader)
+            env.loader.searchpath.append(str(folder))
+
     def _environment(self, locale: str) -> Environment:
-        env = Environment(loader=FileSystemLoader(self.folders),
+        env = Environment(loader=FileSystemLoader(list(self.folders)),
                           autoescape=select_autoescape(default=True, default_for_string=True),
                           undefined=StrictUndefined, extensions=["jinja2.ext.i18n"],
                           trim_blocks=True, lstrip_blocks=True, auto_reload=False)
@@ -72,6 +79,8 @@ class Renderer:
         body = self.envs[page.lang].get_template(name).render(page=page, **(values or {}))
         response = HTMLResponse(body, status, headers=dict(headers or {}))
         response.headers["Vary"] = "Cookie, Accept-Language, HX-Request"
+        if page.session is not None:  # personal pages stay off shared devices' caches
+            response.headers["Cache-Control"] = "private, no-store"
         return response
 
 

@@ -12,6 +12,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
+from gansu_health.core.errors import PlatformError
+
+
+class SealedValueError(PlatformError):
+    """A stored value does not open: altered, or sealed under a key or for a resource we lack."""
+
+    status = 500
+    code = "security"
+
 
 class FieldProtection(ABC):
     """Seals chosen values of resource bodies and blinds them for the search index."""

@@ -1,0 +1,63 @@
+/* 健康甘肃: progressive enhancement only — every page works without this file. */
+(function () {
+  "use strict";
+
+  if ("serviceWorker" in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+  }
+
+  var chartsLoading = null;
+  function loadCharts(src) {
+    if (window.echarts) { return Promise.resolve(window.echarts); }
+    if (!chartsLoading) {
+      chartsLoading = new Promise(function (resolve, reject) {
+        var tag = document.createElement("script");
+        tag.src = src;
+        tag.onload = function () { resolve(window.echarts); };
+        tag.onerror = reject;
+        document.head.appendChild(tag);
+      });
+    }
+    return chartsLoading;
+  }
+
+  function drawChart(el) {
+    if (el.dataset.drawn) { return; }
+    var data = JSON.parse(document.getElementById(el.dataset.chart).textContent);
+    loadCharts(el.dataset.echarts).then(function (echarts) {
+      el.dataset.drawn = "1";
+      var chart = echarts.init(el, null, { renderer: "canvas" });
+      var series = [{
+        type: "line", name: data.label, data: data.points, symbolSize: 8,
+        lineStyle: { width: 3 }, itemStyle: { color: "#0b6e4f" },
+        markArea: data.low !== null && data.high !== null ? {
+          silent: true, itemStyle: { color: "rgba(11,110,79,0.10)" },
+          data: [[{ yAxis: data.low, name: data.range }, { yAxis: data.high }]]
+        } : undefined
+      }];
+      chart.setOption({
+        aria: { enabled: true },
+        animation: false,
+        grid: { left: 48, right: 16, top: 24, bottom: 40 },
+        tooltip: { trigger: "axis", renderMode: "richText" },
+        xAxis: { type: "time" },
+        yAxis: { type: "value", name: data.unit, scale: true },
+        series: series
+      });
+      window.addEventListener("resize", function () { chart.resize(); });
+    });
+  }
+
+  function enhance(root) {
+    var charts = (root || document).querySelectorAll("[data-chart]");
+    for (var i = 0; i < charts.length; i++) { drawChart(charts[i]); }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { enhance(document); });
+  document.addEventListener("htmx:after:swap", function (event) {
+    enhance(document);
+    var target = event.detail && event.detail.ctx && event.detail.ctx.target;
+    var heading = target && target.querySelector && target.querySelector("[data-focus-after-swap]");
+    if (heading) { heading.focus(); }
+  });
+})();

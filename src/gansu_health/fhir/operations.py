@@ -50,6 +50,7 @@ class Operation:
     # who may invoke it, read by the access guard: "open" (any caller; touches no health data),
     # "patient" (reads a patient's whole record), "person-lookup" (finds people by demographics),
     # "steward" (changes identity links), "booking" (acts for the ``patient`` parameter),
+    # "schedule" (runs clinic schedules: registrars and administrators),
     # "admin" (operators, systems and administrators only — the default)
     access: str = "admin"
 

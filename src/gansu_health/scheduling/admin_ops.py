@@ -146,14 +146,16 @@ def register(registry: OperationRegistry) -> None:
     """Register the pool administration operations."""
     registry.register("bookable", bookable_op, levels={"instance"},
                       types={"PractitionerRole", "Device", "Location"}, writes=True,
-                      get_allowed=False, description="Make a doctor or exam resource bookable")
+                      get_allowed=False, description="Make a doctor or exam resource bookable",
+                      access="schedule")
     for name, handler, text in (
             ("template", template_op, "Set a weekly clinic session"),
             ("publish", publish_op, "Publish template sessions up to the horizon"),
             ("session", session_op, "Publish one clinic session"),
             ("stop-clinic", stop_clinic_op, "Stop a clinic session (停诊)")):
         registry.register(name, handler, levels={"instance"}, types={"Schedule"}, writes=True,
-                          get_allowed=False, description=text)
+                          get_allowed=False, description=text, access="schedule")
     registry.register("scheduling-policy", policy_op, levels={"instance"},
                       types={"Organization"}, writes=True,
-                      description="Read or change an institution's booking policy")
+                      description="Read or change an institution's booking policy",
+                      access="schedule")

@@ -187,6 +187,8 @@ class SecurityGuard:
             self.permit(req, rtype or "Appointment", UPDATE if op.writes else SEARCH)
             self._booking_patient(conn, req, body)
             return
+        if op.access == "schedule" and who.roles & rules.SCHEDULE_ROLES:
+            return
         if privileged or who.roles & rules.ADMIN_ROLES:
             return
         raise _deny(f"${op.name} is for administrators and system clients")

@@ -67,6 +67,8 @@ REGIONAL_ROLES = frozenset({"cdc-officer", "supervisor"})
 # roles that may find people by demographics ($match, PIXm) to register or link them
 PERSON_LOOKUP_ROLES = frozenset({"doctor", "nurse", "registrar", "data-steward"})
 STEWARD_ROLES = frozenset({"data-steward"})
+# roles that run clinic schedules (templates, release, stop a clinic, policy)
+SCHEDULE_ROLES = frozenset({"registrar", "admin"})
 BREAK_GLASS_ROLES = frozenset({"doctor", "nurse"})
 ADMIN_ROLES = frozenset({"admin"})
 # resource types whose writes are how access is granted: never writable by the grantee's side

@@ -1,4 +1,4 @@
-"""The ASGI application: one FastAPI process serving FHIR and, later, the portal and console."""
+"""The ASGI application: one FastAPI process serving FHIR, the citizen app and the console."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from gansu_health import __version__
 from gansu_health.core.database import build_engine
@@ -26,21 +26,11 @@ from gansu_health.identity.accounts.install import install_accounts
 from gansu_health.identity.oauth.router import router as oauth_router
 from gansu_health.identity.policy.guard import SecurityGuard
 from gansu_health.identity.web import install_web_security
+from gansu_health.console.install import install_console
+from gansu_health.portal.install import install_portal
+from gansu_health.ui.install import install_ui
 
 log = logging.getLogger(__name__)
-LANDING = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>甘肃省互联网+医疗健康平台 · gansu-health</title></head>
-<body style="font-family: sans-serif; max-width: 40rem; margin: 2rem auto; line-height: 1.6">
-<h1>甘肃省互联网+医疗健康平台</h1>
-<p>Gansu provincial Internet + Healthcare platform — node {node}</p>
-<ul>
-<li><a href="/fhir/metadata">FHIR R4 能力声明 CapabilityStatement</a></li>
-<li><a href="/fhir/Patient?_count=10">居民 Patients</a> ·
-    <a href="/fhir/Organization?_count=20">医疗机构 Organizations</a> ·
-    <a href="/fhir/Practitioner?_count=10">医务人员 Practitioners</a></li>
-<li><a href="/docs">API 文档 API docs</a></li>
-</ul></body></html>"""
 FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
@@ -114,11 +104,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_route("/fhir", endpoint, methods=FHIR_METHODS, include_in_schema=False)
     app.add_route("/fhir/{path:path}", endpoint, methods=FHIR_METHODS, include_in_schema=False)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-
-    @app.get("/", include_in_schema=False)
-    def home() -> HTMLResponse:
-        """Point people at what this node serves until the citizen app arrives."""
-        return HTMLResponse(LANDING.format(node=settings.node_id))
+    install_ui(app, settings)
+    install_portal(app)  # the citizen app at /
+    install_console(app)  # the staff console at /console
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:

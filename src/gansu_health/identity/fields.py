@@ -211,7 +211,7 @@ class FhirFieldCipher(FieldProtection):
 
         def visit(element: str, kind: str | None, value: str) -> str:
             nonlocal changed, plain
-            if value.startswith(ENVELOPE_PREFIX) and envelope_key_id(value) == active:
+            if value.startswith(ENVELOPE_PREFIX) and _key_id(value) == active:
                 return value
             changed += 1
             plain += not value.startswith(ENVELOPE_PREFIX)
@@ -219,6 +219,13 @@ class FhirFieldCipher(FieldProtection):
 
         body = transform(jsonio.loads(content), visit)
         return (jsonio.dumps(body) if changed else None), plain
+
+
+def _key_id(token: str) -> str | None:
+    try:
+        return envelope_key_id(token)
+    except DecryptionError:
+        return None  # malformed: opening it reports the problem
 
 
 def field_cipher(settings: Settings) -> FieldCipher | None:

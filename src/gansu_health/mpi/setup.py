@@ -35,6 +35,8 @@ Conventions (see the modules for details):
 * ``GANSU_HEALTH_MPI_IDENTITY_POLICY=flag`` stores invalid resident ids tagged
   ``https://gansu-health.cn/fhir/CodeSystem/mpi|unverified-identity`` instead of rejecting them
   (400); ``GANSU_HEALTH_MPI_ENABLED=false`` turns the MPI off.
+* With field encryption on, the MPI's tables hold no plaintext identities: sealed features,
+  HMAC-SM3 blocking keys and identifiers (``mpi.protect``), re-keyed by ``keys reencrypt``.
 """
 
 from __future__ import annotations

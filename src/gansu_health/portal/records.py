@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gansu_health.ui.fhir_access import FhirAs
+from gansu_health.ui.i18n import N_
 
 Json = dict[str, Any]
 LOINC = "http://loinc.org"
@@ -193,3 +194,48 @@ def access_log(fhir: FhirAs, patient: str, before: str = "") -> tuple[list[Json]
                       if link.get("relation") == "next"), "")
     cursor = following.split("_before=", 1)[1].split("&", 1)[0] if "_before=" in following else ""
     return events, cursor
+
+
+ACTIONS = {"C": N_("created"), "R": N_("viewed"), "U": N_("changed"), "D": N_("deleted"),
+           "E": N_("searched")}
+OUTCOMES = {"0": N_("allowed"), "4": N_("refused"), "8": N_("failed"), "12": N_("failed")}
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """One line of "who looked at my record"."""
+
+    when: str
+    who: str
+    citizen: bool
+    action: str
+    what: str
+    outcome: str
+    allowed: bool
+    emergency: bool
+    reason: str
+
+
+def access_rows(events: list[Json]) -> list[Access]:
+    """AuditEvents as lines people can read."""
+    out = []
+    for event in events:
+        agent = (event.get("agent") or [{}])[0]
+        roles = {c.get("code") for c in (agent.get("type") or {}).get("coding") or []}
+        what = ""
+        for entity in event.get("entity") or []:
+            reference = (entity.get("what") or {}).get("reference", "")
+            if entity.get("description"):
+                what = str(entity["description"])
+            elif reference and not reference.startswith("Patient/"):
+                what = reference.split("/", 1)[0]
+        what = what or "Patient"
+        purpose = (event.get("purposeOfEvent") or [{}])[0]
+        emergency = any(c.get("code") == "BTG" for c in (event.get("meta") or {}).get(
+            "security") or [])
+        out.append(Access(event.get("recorded", ""), (agent.get("who") or {}).get("display", ""),
+                          "PAT" in roles, ACTIONS.get(event.get("action", ""), N_("used")),
+                          what, OUTCOMES.get(event.get("outcome", "0"), N_("failed")),
+                          event.get("outcome", "0") == "0", emergency,
+                          purpose.get("text", "")))
+    return out

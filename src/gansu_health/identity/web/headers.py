@@ -16,8 +16,6 @@ DOCS_CSP = ("default-src 'self'; frame-ancestors 'none'; base-uri 'self'; object
             "font-src 'self' https://fonts.gstatic.com; "
             "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
             "worker-src 'self' blob:")
-# the landing page styles itself with a style attribute
-LANDING_CSP = STRICT_CSP + "; style-src 'self' 'unsafe-inline'"
 DOCS_PREFIXES = ("/docs", "/redoc")
 NO_STORE_PREFIXES = ("/auth", "/oauth")
 HSTS = b"max-age=31536000; includeSubDomains"
@@ -40,12 +38,9 @@ class SecurityHeadersMiddleware:
         base = _pairs(common) + ([(b"strict-transport-security", HSTS)] if https else [])
         self._strict = [*base, (b"content-security-policy", STRICT_CSP.encode())]
         self._docs = [*base, (b"content-security-policy", DOCS_CSP.encode())]
-        self._landing = [*base, (b"content-security-policy", LANDING_CSP.encode())]
         self._no_store = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 
     def _headers_for(self, path: str) -> list[tuple[bytes, bytes]]:
-        if path == "/":
-            return self._landing
         if path.startswith(DOCS_PREFIXES):
             return self._docs
         if path.startswith(NO_STORE_PREFIXES):

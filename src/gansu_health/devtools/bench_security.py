@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 
 from gansu_health.core.database import build_engine, write_transaction
 from gansu_health.core.migrate import upgrade
@@ -28,6 +29,8 @@ from gansu_health.devtools.bench_fhir_servers import machine_info
 from gansu_health.fhir.rest.dispatch import FhirApi, FhirRequest
 from gansu_health.fhir.rest.guard import OpenGuard
 from gansu_health.fhir.setup import build_fhir_api
+from gansu_health.identity.accounts.staff import create_staff, make_grant
+from gansu_health.identity.keys import FieldCipher, MemoryKeyProvider
 from gansu_health.identity.policy.guard import SecurityGuard
 from gansu_health.identity.tokens import repository as tokens
 
@@ -71,6 +74,25 @@ def _load(body: bytes) -> dict[str, Any]:
     return loaded
 
 
+def _doctor_token(api: FhirApi, engine: Engine, settings: Settings, patient: str) -> str:
+    """A doctor of a hospital where ``patient`` had an encounter (a care relationship)."""
+    org = _load(api.handle(FhirRequest("POST", "Organization", [], {}, _json({
+        "resourceType": "Organization", "name": "兰州市第一人民医院"}))).body)["id"]
+    api.handle(FhirRequest("POST", "Encounter", [], {}, _json({
+        "resourceType": "Encounter", "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "subject": {"reference": f"Patient/{patient}"},
+        "serviceProvider": {"reference": f"Organization/{org}"}})))
+    with write_transaction(engine) as conn:
+        staff = create_staff(conn, FieldCipher(MemoryKeyProvider()), node=settings.node_id,
+                             username="bench-doctor", display_name="王医生",
+                             password="Bench-Doctor-2026!", grants=[make_grant(org, "doctor")],
+                             operator="bench", with_totp=False)
+        return tokens.issue(conn, client_id="bench", principal_kind="staff",
+                            subject=staff.account.id, scope="user/*.rs",
+                            node=settings.node_id).access_token
+
+
 def _status(api: FhirApi, req: FhirRequest) -> int:
     return api.handle(req).status
 
@@ -109,12 +131,16 @@ def bench_security(
                                 subject="bench", scope="patient/*.rs", node=settings.node_id,
                                 patient=pairs[0][0]).access_token
     me, my_obs = pairs[0]
+    doctor = _doctor_token(api, engine, settings, me)
     scenarios: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
         "read Patient (system)": (system, f"Patient/{pairs[1][0]}", []),
         "search Observation (system)": (system, "Observation", [("subject", f"Patient/{me}")]),
         "read own Observation (patient)": (personal, f"Observation/{my_obs}", []),
         "search own Observation (patient)": (personal, "Observation",
                                              [("subject", f"Patient/{me}")]),
+        "read Observation in care (doctor)": (doctor, f"Observation/{my_obs}", []),
+        "search Observation in care (doctor)": (doctor, "Observation",
+                                                [("subject", f"Patient/{me}")]),
     }
     table = Table(title=f"security overhead, {rounds} requests per cell")
     for col in ("scenario", "off p50 ms", "on p50 ms", "added p50 ms", "off p95", "on p95"):

@@ -15,16 +15,22 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, text
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, text
 
 from gansu_health.core.clock import fhir_instant, now, to_micros
 from gansu_health.core.errors import Gone, NotFound
 from gansu_health.fhir.service import FhirService
-from gansu_health.fhir.storage.tables import idx_ref
 from gansu_health.registry.terminology.systems import EXT_ADMIN_DIVISION
 
 CARE_TYPES = ("Encounter", "EpisodeOfCare", "Appointment", "CareTeam")
+# a care record (Encounter, EpisodeOfCare, Appointment, CareTeam) naming both the patient and
+# the institution or the professional
+CARED = text("SELECT 1 FROM idx_ref mine JOIN idx_ref other ON other.rid = mine.rid "
+             "WHERE mine.target_type = 'Patient' AND mine.target_id = :patient "
+             f"AND mine.rtype IN ({', '.join(repr(t) for t in CARE_TYPES)}) "
+             "AND ((other.target_type = 'Organization' AND other.target_id = :org) "
+             "OR (other.target_type = 'Practitioner' AND other.target_id = :practitioner)) "
+             "LIMIT 1")
 # the Patients linked to the golden Person(s) that link this one (Person.link is indexed)
 LINKED = text("SELECT DISTINCT other.target_id FROM idx_ref mine "
               "JOIN idx_ref other ON other.rid = mine.rid "
@@ -122,18 +128,9 @@ class Relations:
         if _refs([resource.get("managingOrganization")]) & actors or _refs(
                 resource.get("generalPractitioner")) & actors:
             return True
-        other = aliased(idx_ref)
-        wanted = []
-        if organization:
-            wanted.append(and_(other.c.target_type == "Organization",
-                               other.c.target_id == organization))
-        if practitioner:
-            wanted.append(and_(other.c.target_type == "Practitioner",
-                               other.c.target_id == practitioner))
-        query = (select(idx_ref.c.rid).join(other, other.c.rid == idx_ref.c.rid)
-                 .where(idx_ref.c.target_type == "Patient", idx_ref.c.target_id == patient_id,
-                        idx_ref.c.rtype.in_(CARE_TYPES), or_(*wanted)).limit(1))
-        return self.conn.execute(query).first() is not None
+        found = self.conn.execute(CARED, {
+            "patient": patient_id, "org": organization or "", "practitioner": practitioner or ""})
+        return found.first() is not None
 
     def region(self, patient_id: str) -> str | None:
         """The GB/T 2260 division code of the patient's first coded address."""

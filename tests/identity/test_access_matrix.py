@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +19,7 @@ from gansu_health.core.settings import Settings
 from gansu_health.identity.accounts import members, repository
 from gansu_health.identity.accounts.staff import create_staff, make_grant
 from gansu_health.identity.keys import FieldCipher, MemoryKeyProvider
+from gansu_health.mpi.resident_id import RESIDENT_ID_SYSTEM, make_resident_id
 
 HOSPITAL_IDS = "urn:oid:1.2.156.620102.1.1"
 DIVISION = "https://gansu-health.cn/fhir/StructureDefinition/administrative-division"
@@ -39,10 +41,15 @@ INITIAL = {"Patient": "P", "Observation": "O", "MedicationRequest": "M", "Organi
            "Consent": "C"}
 
 
-def _patient(org: str, birth: str, county: str = "620102") -> dict[str, Any]:
+def _patient(org: str, birth: str, county: str = "620102", name: str = "",
+             resident_id: str | None = None) -> dict[str, Any]:
+    name = name or "测" + uuid.uuid4().hex[:6]
+    ids = [{"system": HOSPITAL_IDS, "value": uuid.uuid4().hex}]
+    if resident_id:
+        ids.append({"system": RESIDENT_ID_SYSTEM, "value": resident_id})
     return {"resourceType": "Patient", "gender": "female", "birthDate": birth,
-            "name": [{"family": "测", "given": [uuid.uuid4().hex[:6]]}],
-            "identifier": [{"system": HOSPITAL_IDS, "value": uuid.uuid4().hex}],
+            "name": [{"text": name, "family": name[0], "given": [name[1:]]}],
+            "identifier": ids,
             "managingOrganization": {"reference": f"Organization/{org}"},
             "address": [{"extension": [{"url": DIVISION, "valueCoding": {
                 "system": "https://gansu-health.cn/fhir/CodeSystem/administrative-division",
@@ -88,11 +95,16 @@ class World:
         self.org_a = post({"resourceType": "Organization", "name": "甲医院"})
         self.org_b = post({"resourceType": "Organization", "name": "乙医院"})
         self.doc = post({"resourceType": "Practitioner", "name": [{"text": "王医生"}]})
-        self.mother = post(_patient(self.org_a, "1985-03-02"))
-        self.mother_at_b = post(_patient(self.org_b, "1985-03-02"))
-        self.child = post(_patient(self.org_a, "2019-06-01"))
-        self.spouse = post(_patient(self.org_a, "1983-01-09"))
-        self.stranger = post(_patient(self.org_b, "1970-01-01", county="620502"))
+        # the mother's records at hospitals A and B share her resident ID: the MPI links them
+        rid = make_resident_id("620102", date(1985, 3, 2), 2 * (uuid.uuid4().int % 400),
+                               "female")
+        self.mother = post(_patient(self.org_a, "1985-03-02", name="李秀英", resident_id=rid))
+        self.mother_at_b = post(_patient(self.org_b, "1985-03-02", name="李秀英",
+                                         resident_id=rid))
+        self.child = post(_patient(self.org_a, "2019-06-01", name="王子涵"))
+        self.spouse = post(_patient(self.org_a, "1983-11-19", name="王建国"))
+        self.stranger = post(_patient(self.org_b, "1952-07-30", county="620502",
+                                      name="赵海燕"))
         self.obs = {p: post(_resource("Observation", p, "")) for p in (
             self.mother, self.mother_at_b, self.child, self.spouse, self.stranger)}
         engine = build_engine(settings.database_url, settings)
@@ -232,14 +244,21 @@ def test_who_consents_adult_for_themself_guardian_for_child(anon: TestClient,
 
 def test_doctor_needs_care_or_consent_across_institutions(anon: TestClient,
                                                          world: World) -> None:
-    doctor = world.headers("doctor")
+    doctor, citizen = world.headers("doctor"), world.headers("citizen")
     assert anon.get(f"/fhir/Observation/{world.obs[world.mother]}",
                     headers=doctor).status_code == 200
+    # the same person's record kept by hospital B: hers to read, not hospital A's doctor's
     other_hospital = f"/fhir/Observation/{world.obs[world.mother_at_b]}"
+    assert anon.get(other_hospital, headers=citizen).status_code == 200
     assert anon.get(other_hospital, headers=doctor).status_code == 403
-    grant = _consent(world.mother_at_b, f"Organization/{world.org_a}")
-    created = anon.post("/fhir/Consent", json=grant, headers=world.headers("citizen"))
-    assert created.status_code == 403  # mother_at_b is not linked to the account by the MPI here
+    grant = anon.post("/fhir/Consent", json=_consent(
+        world.mother_at_b, f"Organization/{world.org_a}"), headers=citizen)
+    assert grant.status_code == 201
+    assert anon.get(other_hospital, headers=doctor).status_code == 200
+    withdrawn = {**grant.json(), "status": "inactive"}
+    assert anon.put(f"/fhir/Consent/{withdrawn['id']}", json=withdrawn,
+                    headers=citizen).status_code == 200
+    assert anon.get(other_hospital, headers=doctor).status_code == 403
     assert anon.get(f"/fhir/Patient/{world.stranger}", headers=doctor).status_code == 403
 
 

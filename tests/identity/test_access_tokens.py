@@ -253,3 +253,18 @@ def test_every_kind_of_interaction_is_audited_once(anon: TestClient, client: Tes
     assert written[4].patient_id == world["other"]  # the patient the transaction wrote to
     assert audit_verify(engine).ok
     engine.dispose()
+
+
+def test_sealed_search_values_are_masked_in_the_audit_trail(
+        anon: TestClient, client: TestClient, settings: Settings) -> None:
+    headers = _bearer(settings, "system/*.rs")
+    anon.get("/fhir/Patient?identifier=urn:oid:2.16.156.10011.1.3|620102199001011234"
+             "&phone=13800138000&gender=female", headers=headers)
+    anon.app.state.fhir.guard.flush()  # type: ignore[attr-defined]
+    engine = build_engine(settings.database_url, settings)
+    with read_transaction(engine) as conn:
+        last = list(iter_rows(conn))[-1]
+    engine.dispose()
+    assert last.subtype == "search-type" and last.query is not None
+    assert "620102199001011234" not in last.query and "13800138000" not in last.query
+    assert "gender=female" in last.query

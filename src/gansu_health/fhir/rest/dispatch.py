@@ -319,11 +319,23 @@ class FhirApi:
     def _search(self, req: FhirRequest, rtype: str, params: list[tuple[str, str]]
                 ) -> FhirResponse:
         req.access.interaction("search-type", "E", rtype)
-        req.access.query = urlencode(params)
+        req.access.query = self._audit_query(rtype, params)
         self.guard.permit(req, rtype, SEARCH)
         with read_transaction(self.engine) as conn:
             body = self._searchset(conn, req, rtype, params)
         return FhirResponse(200, body)
+
+    def _audit_query(self, rtype: str, params: list[tuple[str, str]]) -> str:
+        """The query as the audit trail keeps it: values of sealed parameters masked."""
+        protection = self.service.store.protection
+        if protection is None:
+            return urlencode(params)
+
+        def sealed(name: str) -> bool:
+            last = name.split(":")[0].split(".")[-1]
+            return protection.seals_param(rtype, last) or protection.seals_param("Patient", last)
+
+        return urlencode([(k, "***" if sealed(k) else v) for k, v in params])
 
     def _searchset(self, conn: Connection, req: FhirRequest, rtype: str,
                    params: list[tuple[str, str]]) -> bytes:

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from gansu_health.fhir.operations import OperationCall, OperationResult
 from gansu_health.identity.audit.service import patient_trail
+from gansu_health.identity.keys import FieldCipher, key_provider
+from gansu_health.identity.rekey import register
 
 if TYPE_CHECKING:
     from gansu_health.fhir.rest.dispatch import FhirApi
@@ -25,7 +27,11 @@ def access_log(call: OperationCall) -> OperationResult:
 
 
 def setup(api: FhirApi) -> None:
-    """Register the identity operations."""
+    """Register the identity operations and the accounts' re-key target."""
+    if api.settings.field_encryption:
+        from gansu_health.identity.accounts.rekey import rekey_target
+
+        register(api, rekey_target(FieldCipher(key_provider(api.settings))))
     api.registry.register("access-log", access_log, levels={"instance"}, types={"Patient"},
                           description="Who accessed this patient's record (audit trail)",
                           access="patient")

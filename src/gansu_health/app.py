@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gansu_health import __version__
+from gansu_health.console.install import install_console
 from gansu_health.core.database import build_engine
 from gansu_health.core.errors import PayloadTooLarge
 from gansu_health.core.settings import Settings, get_settings
@@ -26,7 +27,7 @@ from gansu_health.identity.accounts.install import install_accounts
 from gansu_health.identity.oauth.router import router as oauth_router
 from gansu_health.identity.policy.guard import SecurityGuard
 from gansu_health.identity.web import install_web_security
-from gansu_health.console.install import install_console
+from gansu_health.payment.callbacks import router as payment_callbacks
 from gansu_health.portal.install import install_portal
 from gansu_health.ui.install import install_ui
 
@@ -66,6 +67,7 @@ def _deliver_events(api: FhirApi, stop: threading.Event, interval: float) -> Non
     while not stop.wait(interval):
         try:
             api.events.deliver(api.engine, api.settings.node_id)
+            api.events.run_jobs(api.engine)
         except Exception:
             log.exception("event delivery failed; retrying")
 
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_accounts(app, settings)
     install_web_security(app, settings)
     app.include_router(oauth_router)  # first: it answers /fhir/.well-known/smart-configuration
+    app.include_router(payment_callbacks)  # /payment/callback/{gateway}: signed, no token
     endpoint = _fhir_endpoint(api, settings.max_body_bytes)
     app.add_route("/fhir", endpoint, methods=FHIR_METHODS, include_in_schema=False)
     app.add_route("/fhir/{path:path}", endpoint, methods=FHIR_METHODS, include_in_schema=False)

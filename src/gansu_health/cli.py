@@ -16,6 +16,7 @@ from gansu_health.devtools.bench_booking import bench_booking_app
 from gansu_health.devtools.bench_fhir import bench_app
 from gansu_health.devtools.bench_mpi import bench_mpi_app
 from gansu_health.devtools.bench_mpi_service import bench_mpi_service_app
+from gansu_health.devtools.bench_portal import bench_portal_app
 from gansu_health.devtools.bench_security import bench_security_app
 from gansu_health.identity.accounts.cli import accounts_app
 from gansu_health.identity.audit.cli import audit_app
@@ -38,6 +39,7 @@ bench_app.add_typer(bench_mpi_app)
 bench_app.add_typer(bench_booking_app)
 bench_app.add_typer(bench_mpi_service_app)
 bench_app.add_typer(bench_security_app)
+bench_app.add_typer(bench_portal_app)
 app.add_typer(bench_app, name="bench")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(audit_app, name="audit")

@@ -13,12 +13,16 @@ if TYPE_CHECKING:
 # each module has ``setup(api)``: it registers operations, write hooks and event subscribers
 DOMAIN_MODULES = ("gansu_health.identity.fields", "gansu_health.registry.setup",
                   "gansu_health.mpi.setup", "gansu_health.identity.setup",
-                  "gansu_health.scheduling.setup")
+                  "gansu_health.scheduling.setup", "gansu_health.card.setup",
+                  "gansu_health.payment.setup", "gansu_health.notifications.setup",
+                  "gansu_health.indicators.setup")
 # modules whose tables Alembic must see
 MODEL_MODULES = ("gansu_health.fhir.storage.tables", "gansu_health.core.events",
                  "gansu_health.mpi.models", "gansu_health.identity.audit.models",
                  "gansu_health.identity.tokens.models", "gansu_health.identity.oauth.models",
-                 "gansu_health.identity.accounts.models", "gansu_health.scheduling.models")
+                 "gansu_health.identity.accounts.models", "gansu_health.scheduling.models",
+                 "gansu_health.card.models", "gansu_health.payment.models",
+                 "gansu_health.notifications.models")
 
 
 def _present(name: str) -> bool:

@@ -7,6 +7,7 @@ transactions are held back using the snapshot's ``xmin``, as in the FHIR change 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,9 @@ class Event:
 
 
 Handler = Callable[[Connection, Event], None]
+# a job run after every delivery round (retries, reminders); it opens its own transactions
+RoundJob = Callable[[Engine], object]
+log = logging.getLogger(__name__)
 
 
 def transaction_id(conn: Connection) -> int:
@@ -87,6 +91,19 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subs: dict[str, tuple[str, Handler]] = {}
+        self._jobs: dict[str, RoundJob] = {}
+
+    def every_round(self, name: str, job: RoundJob) -> None:
+        """Register a job the app's delivery thread runs after each round of deliveries."""
+        self._jobs[name] = job
+
+    def run_jobs(self, engine: Engine) -> None:
+        """Run every round job once; a failing job is logged and does not stop the others."""
+        for name, job in self._jobs.items():
+            try:
+                job(engine)
+            except Exception:
+                log.exception("round job %s failed; it runs again next round", name)
 
     def subscribe(self, name: str, topic_prefix: str, handler: Handler) -> None:
         """Register a durable subscriber called for topics starting with ``topic_prefix``."""

@@ -47,6 +47,16 @@ class Settings(BaseSettings):
         default="log", description='"log" (development sink) or "module:Class" of a gateway')
     client_quota_per_minute: int = Field(
         default=60_000, description="requests per minute one API client may make")
+    payment_gateway: str = Field(
+        default="sandbox", description='"sandbox" or "module:Class" of a PaymentGateway')
+    payment_callback_secret: str = Field(
+        default="sandbox-callback-secret", description="HMAC-SM3 key of gateway callbacks")
+    payment_gate: str = Field(
+        default="citizen", description='who pays before $book: "citizen", "all" or "off"')
+    notification_channels: str = Field(
+        default="sink", description='"sink", or sms=module:Class,wechat=module:Class')
+    card_dynamic_qr_ttl_s: int = Field(
+        default=60, ge=10, le=600, description="lifetime of a dynamic e-health-card QR code")
 
 
 @lru_cache

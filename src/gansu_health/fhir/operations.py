@@ -34,6 +34,9 @@ class OperationResult:
 
 
 Handler = Callable[[OperationCall], OperationResult]
+# a cheap refusal answered before the transaction opens, from in-memory state only (e.g. a clinic
+# known to be sold out): called with (FhirApi, instance id, parameters, body); raises to refuse
+Precheck = Callable[[Any, str | None, list[tuple[str, str]], Any], None]
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,12 @@ class Operation:
     # "patient" (reads a patient's whole record), "person-lookup" (finds people by demographics),
     # "steward" (changes identity links), "booking" (acts for the ``patient`` parameter),
     # "schedule" (runs clinic schedules: registrars and administrators),
+    # "payment" (pays a bill of the ``patient`` parameter), "indicators" (supervisors, who the
+    # operation keeps to their region, administrators and systems), "card-holder" (a
+    # Patient's e-health card: the person, family, card desks), "card-terminal" (scans cards),
     # "admin" (operators, systems and administrators only — the default)
     access: str = "admin"
+    precheck: Precheck | None = None  # run once the caller holds a scope on the type
 
 
 class OperationRegistry:
@@ -63,11 +70,12 @@ class OperationRegistry:
 
     def register(self, name: str, handler: Handler, *, levels: set[str],
                  types: set[str] | None = None, writes: bool = False, get_allowed: bool = True,
-                 description: str = "", access: str = "admin") -> None:
+                 description: str = "", access: str = "admin",
+                 precheck: Precheck | None = None) -> None:
         """Register ``$name`` at the given levels (and types)."""
         self._ops.setdefault(name, []).append(Operation(
             name, handler, frozenset(levels), frozenset(types) if types else None, writes,
-            get_allowed, description, access))
+            get_allowed, description, access, precheck))
 
     def find(self, name: str, level: str, rtype: str | None) -> Operation:
         """Return the operation for this invocation, raising when it is not defined there."""

@@ -35,7 +35,8 @@ def _me(request: Request, *, error: str = "", status: int = 200, form: dict[str,
     notice = NOTICES.get(request.query_params.get("done", ""), "")
     return show(request, "me.html", {
         "bound": acct.patient_id is not None, "phone": mask_phone(phone) if phone else "",
-        "people": persons, "labels": family.RELATIONSHIP_LABELS, "addable": ADDABLE,
+        "people": persons, "labels": family.RELATIONSHIP_LABELS,
+        "genders": family.GENDER_LABELS, "addable": ADDABLE,
         "notice": notice, "error": error, "form": form or {}}, page=page, status=status)
 
 

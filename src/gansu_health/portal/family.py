@@ -15,6 +15,8 @@ from gansu_health.ui.i18n import N_
 
 RELATIONSHIP_LABELS = {"self": N_("Myself"), "child": N_("Child"), "parent": N_("Parent"),
                        "spouse": N_("Spouse"), "other": N_("Other")}
+GENDER_LABELS = {"male": N_("Male"), "female": N_("Female"), "other": N_("Other"),
+                 "unknown": N_("Unknown")}
 
 
 @dataclass(frozen=True, slots=True)

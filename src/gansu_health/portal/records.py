@@ -16,6 +16,10 @@ from gansu_health.ui.i18n import N_
 Json = dict[str, Any]
 LOINC = "http://loinc.org"
 RESULT_CATEGORIES = "laboratory,vital-signs,imaging,exam"
+STATUS_LABELS = {"active": N_("Ongoing"), "resolved": N_("Resolved"),
+                 "inactive": N_("Inactive"), "remission": N_("In remission"),
+                 "completed": N_("Completed"), "stopped": N_("Stopped"),
+                 "cancelled": N_("Cancelled"), "": N_("Unknown")}
 
 
 def text_of(concept: Json | None) -> str:
@@ -233,8 +237,10 @@ def access_rows(events: list[Json]) -> list[Access]:
         purpose = (event.get("purposeOfEvent") or [{}])[0]
         emergency = any(c.get("code") == "BTG" for c in (event.get("meta") or {}).get(
             "security") or [])
-        out.append(Access(event.get("recorded", ""), (agent.get("who") or {}).get("display", ""),
-                          "PAT" in roles, ACTIONS.get(event.get("action", ""), N_("used")),
+        citizen = "PAT" in roles  # the account holder or family, through the citizen app
+        out.append(Access(event.get("recorded", ""),
+                          "" if citizen else (agent.get("who") or {}).get("display", ""), citizen,
+                          ACTIONS.get(event.get("action", ""), N_("used")),
                           what, OUTCOMES.get(event.get("outcome", "0"), N_("failed")),
                           event.get("outcome", "0") == "0", emergency,
                           purpose.get("text", "")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
@@ -60,6 +61,16 @@ def check_in(sched: Scheduler, conn: Connection, fid: str, patient: str | None =
     stored = sched.render(conn, visit, data)
     sched.event(conn, "arrived", visit, data)
     return stored
+
+
+def booking_on(conn: Connection, patients: Collection[str], institution: str, day: str
+               ) -> str | None:
+    """Return the first booked (not yet arrived) appointment of any of ``patients`` (one
+    person's Patient records) at ``institution`` on local ``day``, or None."""
+    rows = repo.appointments(conn, repo.A.c.patient.in_(sorted(patients)), repo.A.c.day == day,
+                             repo.A.c.institution == institution, repo.A.c.status == "booked",
+                             limit=1)
+    return str(rows[0].id) if rows else None
 
 
 def _year_start(now_us: int, sched: Scheduler) -> int:

@@ -1,9 +1,12 @@
 """Holding, booking, confirming, cancelling and rescheduling numbers; the waitlist.
 
-Every method runs in the caller's write transaction. A booking takes, in this order, the
-per-person places (primary-key claims), one number (a conditional UPDATE), the appointment row and
-its FHIR Appointment, then locks and refreshes the touched Slots — slots last and in id order, so
-that two transactions never wait for each other in opposite orders. Events go to the outbox:
+Every method runs in the caller's write transaction. A booking checks the clinic, the patient and
+the free numbers in one statement, takes the per-person places (primary-key claims, one
+statement), one number (one conditional UPDATE), writes the appointment row and its FHIR
+Appointment, then locks and refreshes the touched Slots — slots last and in id order, so that two
+transactions never wait for each other in opposite orders. A refusal because nothing is left is
+remembered as a hint (``hint.SoldOut``) that answers the next requests before a transaction opens.
+Events go to the outbox:
 ``scheduling.appointment.{held,booked,cancelled,waitlisted,offered,arrived,noshow}``.
 """
 
@@ -27,6 +30,8 @@ from gansu_health.fhir.storage.repository import ResourceStore, Stored, new_id
 from gansu_health.scheduling import policy as pol
 from gansu_health.scheduling import repository as repo
 from gansu_health.scheduling import resources as res
+from gansu_health.scheduling import waitlist
+from gansu_health.scheduling.hint import SoldOut
 from gansu_health.scheduling.resources import Booking, SlotRef, Visit
 
 ACTIVE = ("held", "booked")
@@ -44,10 +49,11 @@ REASONS = {"patient": "患者取消 cancelled by the patient",
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where to book: a session, optionally one slot of it."""
+    """Where to book: a session, optionally one slot of it (and the session when already read)."""
 
     session_id: int
     slot_id: int | None = None
+    visit: Visit | None = None
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,6 +79,8 @@ class Scheduler:
         self.store = store
         self.node = node
         self.zone = zone
+        self.hints = SoldOut()
+        self._slots: dict[int, SlotRef] = {}  # slots never change their time or id
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -95,22 +103,34 @@ class Scheduler:
         return row
 
     def _slot(self, conn: Connection, slot_id: int | None) -> SlotRef | None:
-        found = repo.slot(conn, slot_id=slot_id) if slot_id is not None else None
-        return found[0] if found else None
+        if slot_id is None:
+            return None
+        hit = self._slots.get(slot_id)
+        if hit is None:
+            found = repo.slot(conn, slot_id=slot_id)
+            if found is None:
+                return None
+            hit = self._slots[slot_id] = found[0]
+        return hit
+
+    def local(self, micros: int) -> str:
+        """Format an instant as local 'YYYY-MM-DD HH:MM'."""
+        return _local(micros, self.zone)
 
     # ---- rules ---------------------------------------------------------------------------
 
-    def _check_patient(self, conn: Connection, patient: str, now_us: int) -> None:
-        current = self.store.current(conn, "Patient", patient)
-        if current is None or current[2]:
+    def check_patient(self, patient: str, deleted: bool | None,
+                      suspended: tuple[int, str] | None) -> None:
+        """Refuse an unknown or deleted Patient, or one suspended for no-shows."""
+        if deleted is None or deleted:
             raise UnprocessableEntity(f"Patient/{patient} is not known", expression="patient")
-        suspended = repo.suspended_until(conn, patient, now_us)
         if suspended is not None:
             raise UnprocessableEntity(
                 f"Patient/{patient} may not book until {_local(suspended[0], self.zone)} "
                 f"({suspended[1]})", expression="patient")
 
-    def _check_open(self, visit: Visit, channel: str, now_us: int, slot: SlotRef | None) -> None:
+    def check_open(self, visit: Visit, channel: str, now_us: int, slot: SlotRef | None) -> None:
+        """Refuse an unknown channel, a stopped clinic, numbers not yet released, a clinic over."""
         if channel not in pol.CHANNELS:
             raise UnprocessableEntity(f"Unknown channel '{channel}' (one of "
                                       f"{', '.join(pol.CHANNELS)})", expression="channel")
@@ -136,10 +156,14 @@ class Scheduler:
                  f"booking(s) in HealthcareService/{visit.department}"),
                 ("day", policy.per_day, "booking(s)")]
 
-    def _claim_person(self, conn: Connection, visit: Visit, policy: pol.Policy, patient: str,
-                      fid: str) -> None:
-        for scope, limit, what in self.limits(visit, policy):
-            if not repo.claim_person(conn, patient, visit.day, scope, limit, fid, self.node):
+    def claim_places(self, conn: Connection, visit: Visit, policy: pol.Policy, patient: str,
+                     fid: str) -> None:
+        """Take the patient's per-person places for the session's day, or refuse."""
+        scopes = self.limits(visit, policy)
+        full = repo.claim_places(conn, patient, visit.day, [(k, n) for k, n, _ in scopes], fid,
+                                 self.node)
+        for scope, limit, what in scopes:
+            if scope == full:
                 raise UnprocessableEntity(
                     f"Patient/{patient} already has {limit} {what} on {visit.day} (limit {limit} "
                     "per person per day)", expression="patient")
@@ -160,8 +184,10 @@ class Scheduler:
         return f"this slot of {clinic}" if slot_id is not None else clinic
 
     def _full(self, visit: Visit, channel: str, slot_id: int | None) -> NoReturn:
-        raise Conflict(f"No {channel} number of {self._where(visit, slot_id)} is left (join the "
-                       "waitlist with $waitlist)", expression="slot")
+        message = (f"No {channel} number of {self._where(visit, slot_id)} is left (join the "
+                   "waitlist with $waitlist)")
+        self.hints.mark(visit.session_id, channel, slot_id, message)
+        raise Conflict(message, expression="slot")
 
     def claim_number(self, conn: Connection, visit: Visit, channel: str, fid: str, status: str,
                      now_us: int, slot_id: int | None = None) -> tuple[int, int] | None:
@@ -246,16 +272,17 @@ class Scheduler:
              hold: bool, rescheduled_from: str | None = None) -> Stored:
         """Hold or book a number for a patient (the atomic heart of $hold and $book)."""
         now_us = to_micros(now())
-        visit = self.visit(conn, target.session_id)
+        visit = target.visit or self.visit(conn, target.session_id)
         slot = self._slot(conn, target.slot_id)
-        self._check_open(visit, channel, now_us, slot)
-        if not repo.channel_free(conn, visit.session_id, channel, target.slot_id) and \
-                not self.expire_holds(conn, now_us, session_id=visit.session_id):
+        self.check_open(visit, channel, now_us, slot)
+        free, deleted, suspended = repo.booking_checks(conn, visit.session_id, channel,
+                                                       target.slot_id, patient, now_us)
+        if not free and not self.expire_holds(conn, now_us, session_id=visit.session_id):
             self._full(visit, channel, target.slot_id)
-        self._check_patient(conn, patient, now_us)
+        self.check_patient(patient, deleted, suspended)
         policy = pol.cached(conn, visit.institution)
         fid = new_id()
-        self._claim_person(conn, visit, policy, patient, fid)
+        self.claim_places(conn, visit, policy, patient, fid)
         status = "held" if hold else "booked"
         slot_id, seq = self._claim_number(conn, visit, channel, fid, status, now_us,
                                           target.slot_id)
@@ -286,7 +313,7 @@ class Scheduler:
         if row.hold_expires_us is not None and row.hold_expires_us <= now_us:
             raise Conflict(f"The hold Appointment/{fid} expired at "
                            f"{_local(row.hold_expires_us, self.zone)}", expression="Appointment")
-        self._check_open(visit, row.channel, now_us, None)
+        self.check_open(visit, row.channel, now_us, None)
         repo.confirm_number(conn, fid, now_us)
         values = {"status": "booked", "hold_expires_us": None, "updated_us": now_us}
         repo.update_appointment(conn, fid, values)
@@ -301,6 +328,8 @@ class Scheduler:
         """Cancel a hold, booking or waitlist entry: its number goes back to the pool (first to
         the head of the waitlist) and its per-person places are freed."""
         freed = repo.free_number(conn, row.id, now_us, void=void)
+        if freed and not void:
+            self.hints.forget(visit.session_id)
         repo.release_person(conn, row.id)
         values = {"status": "cancelled", "reason": reason, "hold_expires_us": None,
                   "updated_us": now_us}
@@ -349,69 +378,17 @@ class Scheduler:
         return self.take(conn, row.patient, target, channel or row.channel,
                          hold=row.status == "held", rescheduled_from=fid)
 
-    # ---- waitlist (候补) -------------------------------------------------------------------
+    # ---- waitlist (候补, in ``waitlist``) -------------------------------------------------
 
     @batched
     def join_waitlist(self, conn: Connection, patient: str, session_id: int, channel: str
                       ) -> Stored:
         """Queue a patient for a full session channel."""
-        now_us = to_micros(now())
-        visit = self.visit(conn, session_id)
-        self._check_open(visit, channel, now_us, None)
-        self._check_patient(conn, patient, now_us)
-        policy = pol.load(conn, visit.institution)
-        if not policy.waitlist_enabled:
-            raise UnprocessableEntity("This institution has no waitlist", expression="slot")
-        closes = pol.days_before(date.fromisoformat(visit.day),
-                                 policy.waitlist_close_days_before, policy.waitlist_close_time,
-                                 self.zone)
-        if now_us >= closes:
-            raise UnprocessableEntity(f"The waitlist of the {visit.day} clinic closed at "
-                                      f"{_local(closes, self.zone)}", expression="slot")
-        if repo.channel_free(conn, session_id, channel):
-            raise Conflict(f"{channel} numbers of this clinic are still free: book one instead",
-                           expression="slot")
-        if repo.appointments(conn, repo.A.c.session_id == session_id,
-                             repo.A.c.patient == patient,
-                             repo.A.c.status.in_([*ACTIVE, "waitlist"]), limit=1):
-            raise Conflict(f"Patient/{patient} already has a number or a waitlist place in this "
-                           "clinic", expression="patient")
-        row = {"id": new_id(), "node": self.node, "session_id": session_id, "slot_id": None,
-               "number_seq": None, "channel": channel, "patient": patient,
-               "institution": visit.institution, "department": visit.department,
-               "day": visit.day, "status": "waitlist", "hold_expires_us": None, "reason": None,
-               "rescheduled_from": None, "created_us": now_us, "updated_us": now_us}
-        repo.insert_appointment(conn, **row)
-        stored = self.render(conn, visit, row, new=True)
-        self.event(conn, "waitlisted", visit, row)
-        return stored
+        return waitlist.join(self, conn, patient, session_id, channel)
 
     def offer(self, conn: Connection, visit: Visit, channel: str, now_us: int) -> set[int]:
-        """Give free numbers of a session channel to the head of its waitlist, as holds to be
-        confirmed within the policy's window; return the slots taken."""
-        policy = pol.load(conn, visit.institution)
-        touched: set[int] = set()
-        for entry in repo.waiting(conn, visit.session_id, channel):
-            if not repo.channel_free(conn, visit.session_id, channel):
-                break
-            try:
-                self._claim_person(conn, visit, policy, entry.patient, entry.id)
-            except UnprocessableEntity:
-                self.release(conn, entry, visit, "limit-reached", now_us, offer=False)
-                continue
-            got = self.claim_number(conn, visit, channel, entry.id, "held", now_us)
-            if got is None:
-                repo.release_person(conn, entry.id)
-                break
-            values = {"status": "held", "slot_id": got[0], "number_seq": got[1],
-                      "hold_expires_us": now_us + policy.waitlist_confirm_hours * 3_600_000_000,
-                      "updated_us": now_us}
-            repo.update_appointment(conn, entry.id, values)
-            data = {**entry._asdict(), **values}
-            self.render(conn, visit, data)
-            self.event(conn, "offered", visit, data)
-            touched.add(got[0])
-        return touched
+        """Give freed numbers of a session channel to the head of its waitlist."""
+        return waitlist.offer(self, conn, visit, channel, now_us)
 
     # ---- sweeping ------------------------------------------------------------------------
 

@@ -12,12 +12,15 @@ $hold and $book answer a searchset Bundle holding the Appointment, as IHE asks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, cast
 from weakref import WeakKeyDictionary
 
+from sqlalchemy import Connection
+
 from gansu_health.core.clock import now, to_micros
-from gansu_health.core.errors import BadRequest, NotFound
+from gansu_health.core.errors import BadRequest, NotFound, PlatformError
 from gansu_health.fhir.operations import OperationCall, OperationRegistry, OperationResult
 from gansu_health.fhir.storage.repository import Stored
 from gansu_health.mpi import parameters as p
@@ -28,6 +31,20 @@ from gansu_health.scheduling.booking import Scheduler, Target
 
 _SCHEDULERS: WeakKeyDictionary[Any, Scheduler] = WeakKeyDictionary()
 Inputs = dict[str, list[Any]]
+# checks run before a booking is made or a hold confirmed (the payment gate): (call, inputs,
+# the Appointment id of a hold to confirm, or None for a direct booking); raise to refuse
+Gate = Callable[[OperationCall, Inputs, str | None], None]
+_GATES: WeakKeyDictionary[Any, list[Gate]] = WeakKeyDictionary()
+
+
+def add_gate(api: Any, gate: Gate) -> None:
+    """Add a check run before $book books or confirms (e.g. the registration fee is paid)."""
+    _GATES.setdefault(api, []).append(gate)
+
+
+def _gate(call: OperationCall, found: Inputs, fid: str | None) -> None:
+    for gate in _GATES.get(call.services, []):
+        gate(call, found, fid)
 
 
 def attach(api: Any, sched: Scheduler) -> None:
@@ -90,27 +107,56 @@ def inputs(call: OperationCall) -> Inputs:
     return _from_appointment(p.inputs(call))
 
 
+def _session_key(found: Inputs) -> tuple[str, str, str] | None:
+    """Return (Schedule id, ISO day, period) of a schedule target, or None."""
+    schedule = _ref(p.text(found, "schedule"), "Schedule", "schedule")
+    if schedule is None:
+        return None
+    day = find.parse_day(p.text(found, "date", required=True), date.min, "date").isoformat()
+    return schedule, day, p.text(found, "period") or "morning"
+
+
 def target(call: OperationCall, found: Inputs) -> Target:
     """Resolve the booking target: a Slot, or a Schedule with date and period."""
+    hints = scheduler_of(call.services).hints
     slot_ref = _ref(p.text(found, "slot"), "Slot", "slot")
     if slot_ref is not None:
         hit = repo.slot(call.conn, fid=slot_ref)
         if hit is None:
             raise NotFound(f"Slot/{slot_ref} is not a slot of the number-source pool",
                            expression="slot")
+        hints.name_slot(slot_ref, hit[1], hit[0].id)
         return Target(hit[1], hit[0].id)
-    schedule = _ref(p.text(found, "schedule"), "Schedule", "schedule")
-    if schedule is None:
+    key = _session_key(found)
+    if key is None:
         raise BadRequest("Name a 'slot', or a 'schedule' with 'date' and 'period'",
                          expression="slot")
-    day = p.text(found, "date", required=True) or ""
-    period = p.text(found, "period") or "morning"
-    visit = repo.session_at(call.conn, schedule, find.parse_day(day, date.min, "date")
-                            .isoformat(), period)
+    visit = repo.session_at(call.conn, *key)
     if visit is None:
-        raise NotFound(f"Schedule/{schedule} has no {period} clinic on {day}",
+        raise NotFound(f"Schedule/{key[0]} has no {key[2]} clinic on {key[1]}",
                        expression="schedule")
-    return Target(visit.session_id)
+    hints.name_session(key, visit.session_id)
+    return Target(visit.session_id, visit=visit)
+
+
+def precheck(services: Any, fid: str | None, params: list[tuple[str, str]], body: Any) -> None:
+    """Refuse $hold/$book for a clinic this process knows to be full, before the transaction
+    opens (``hint.SoldOut``); anything unclear is left to the operation itself."""
+    if fid is not None:
+        return
+    try:
+        found = inputs(OperationCall(cast(Connection, None), "Appointment", None, params, body,
+                                     "", services))
+        appt = (found.get("appointment") or [None])[0]
+        if isinstance(appt, dict) and appt.get("id"):
+            return  # confirming a hold, which already has its number
+        slot = _ref(p.text(found, "slot"), "Slot", "slot")
+        refusal = scheduler_of(services).hints.refusal(
+            p.text(found, "channel") or "online", None if slot else _session_key(found), slot)
+    except PlatformError:
+        return
+    if refusal is not None:
+        raise refusal
 
 
 def patient(found: Inputs) -> str:
@@ -122,11 +168,15 @@ def _take(call: OperationCall, hold: bool) -> OperationResult:
     sched = scheduler_of(call.services)
     found = inputs(call)
     if call.fid is not None:
+        _gate(call, found, call.fid)
         return bundle(call, sched.confirm(call.conn, call.fid, patient(found)))
     appt = (found.get("appointment") or [None])[0]
     if not hold and isinstance(appt, dict) and appt.get("id") and repo.appointment(
             call.conn, str(appt["id"])) is not None:
+        _gate(call, found, str(appt["id"]))
         return bundle(call, sched.confirm(call.conn, str(appt["id"]), patient(found)))
+    if not hold:
+        _gate(call, found, None)
     return bundle(call, sched.take(call.conn, patient(found), target(call, found),
                                    p.text(found, "channel") or "online", hold=hold))
 
@@ -216,9 +266,10 @@ def register(registry: OperationRegistry) -> None:
     registry.register("find", find_op, levels={"type"}, types=appt, access="open",
                       description="IHE ITI-115: proposed appointments for open numbers")
     registry.register("hold", hold_op, levels={"type"}, types=appt, writes=True,
-                      get_allowed=False, description="IHE ITI-116: hold a number", access="booking")
+                      get_allowed=False, description="IHE ITI-116: hold a number", access="booking",
+                      precheck=precheck)
     registry.register("book", book_op, levels={"type", "instance"}, types=appt, writes=True,
-                      get_allowed=False, access="booking",
+                      get_allowed=False, access="booking", precheck=precheck,
                       description="IHE ITI-117: book a number or a hold")
     registry.register("cancel", cancel_op, levels={"instance"}, types=appt, writes=True,
                       get_allowed=False, description="Cancel a booking within the cutoff",

@@ -4,16 +4,18 @@ A number is claimed by one conditional UPDATE of its row (``status = 'free'`` is
 the UPDATE itself); on PostgreSQL the candidate is picked ``FOR UPDATE SKIP LOCKED`` so concurrent
 bookers take different numbers without waiting for each other. The per-person limits are rows of
 ``sched_person_claim`` whose primary key (patient, day, scope, ordinal ≤ limit) makes an
-``INSERT … ON CONFLICT DO NOTHING`` the atomic check.
+``INSERT … ON CONFLICT DO NOTHING`` the atomic check. The statements of a booking are plain SQL
+run at the driver level (written once with ``:name`` parameters), as the FHIR store's bulk path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, CursorResult, and_, delete, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from gansu_health.core.database import is_sqlite
@@ -39,6 +41,25 @@ def _visit(row: Any) -> Visit:
     return Visit(*row)
 
 
+@cache
+def _pg(sql: str) -> str:
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
+
+
+def run(conn: Connection, sql: str, params: Mapping[str, Any]
+        ) -> CursorResult[*tuple[Any, ...]]:
+    """Run SQL written with ``:name`` parameters at the driver level (no compile step)."""
+    return conn.exec_driver_sql(sql if is_sqlite(conn) else _pg(sql), dict(params))
+
+
+_SESSION_AT = (
+    "SELECT s.id, r.id, r.kind, r.actor, r.practitioner, r.location, s.institution, "
+    "s.department, r.title, r.modality, r.display, s.day, s.period, s.start_us, s.end_us, "
+    "s.status, s.release_us, s.reserve_release_us, s.fee_cents FROM sched_session s "
+    "JOIN sched_resource r ON r.id = s.resource_id WHERE s.resource_id = :schedule "
+    "AND s.day = :day AND s.period = :period")
+
+
 def visits(conn: Connection, *conds: ColumnElement[bool], limit: int | None = None
            ) -> list[Visit]:
     """Return sessions with their resources matching ``conds``, by day, start and resource."""
@@ -57,8 +78,8 @@ def visit(conn: Connection, session_id: int) -> Visit | None:
 
 def session_at(conn: Connection, schedule: str, day: str, period: str) -> Visit | None:
     """Return the session of a Schedule on a day and period."""
-    found = visits(conn, R.c.id == schedule, S.c.day == day, S.c.period == period)
-    return found[0] if found else None
+    row = run(conn, _SESSION_AT, {"schedule": schedule, "day": day, "period": period}).first()
+    return _visit(row) if row else None
 
 
 def slot(conn: Connection, *, slot_id: int | None = None, fid: str | None = None,
@@ -81,21 +102,25 @@ def slots_of(conn: Connection, session_id: int) -> list[SlotRef]:
     return [SlotRef(r.id, r.fid, r.start_us, r.end_us) for r in rows]
 
 
+_SLOT_STATE = (
+    "SELECT sl.id, sl.fid, sl.start_us, sl.end_us, sl.session_id, sl.status, "
+    "(SELECT count(*) FROM sched_number n WHERE n.slot_id = sl.id AND n.status = 'free'), "
+    "(SELECT s.status FROM sched_session s WHERE s.id = sl.session_id) "
+    "FROM sched_slot sl WHERE sl.id = :slot")
+
+
 def lock_slot(conn: Connection, slot_id: int) -> tuple[SlotRef, int, str, int, str] | None:
-    """Lock a slot; return (slot, session id, stored FHIR status, free numbers, session status)
-    in one statement."""
-    free = select(func.count()).select_from(N).where(
-        N.c.slot_id == sched_slot.c.id, N.c.status == "free").scalar_subquery()
-    state = select(S.c.status).where(S.c.id == sched_slot.c.session_id).scalar_subquery()
-    query = select(sched_slot, free.label("free"), state.label("state")).where(
-        sched_slot.c.id == slot_id)
+    """Lock a slot; return (slot, session id, stored FHIR status, free numbers, session status).
+
+    On PostgreSQL the numbers are counted by a statement after the lock is granted: its fresh
+    snapshot sees every claim committed by whoever held the lock before (a count in the locking
+    statement itself would use the snapshot from before the wait)."""
     if not is_sqlite(conn):
-        query = query.with_for_update(of=sched_slot)
-    row = conn.execute(query).first()
+        run(conn, "SELECT id FROM sched_slot WHERE id = :slot FOR UPDATE", {"slot": slot_id})
+    row = run(conn, _SLOT_STATE, {"slot": slot_id}).first()
     if row is None:
         return None
-    return (SlotRef(row.id, row.fid, row.start_us, row.end_us), row.session_id, row.status,
-            int(row.free), row.state)
+    return SlotRef(row[0], row[1], row[2], row[3]), row[4], row[5], int(row[6]), row[7]
 
 
 def set_slot_status(conn: Connection, slot_id: int, status: str) -> None:
@@ -109,30 +134,28 @@ def open_numbers(conn: Connection, slot_id: int) -> int:
         N.c.slot_id == slot_id, N.c.status == "free")).scalar_one())
 
 
+_CLAIM = (
+    "UPDATE sched_number SET status = :status, appointment = :appointment, updated_us = :now "
+    "WHERE id = (SELECT id FROM sched_number WHERE session_id = :session AND channel = :channel "
+    "AND status = 'free' AND {where} ORDER BY seq LIMIT 1{lock}) AND status = 'free' "
+    "RETURNING slot_id, seq")
+_OPEN_SLOTS = "slot_id IN (SELECT id FROM sched_slot WHERE session_id = :session AND end_us > :now)"
+
+
 def claim_number(conn: Connection, session_id: int, channel: str, appointment: str,
                  status: str, now_us: int, *, slot_id: int | None = None
                  ) -> tuple[int, int] | None:
     """Take the first free number of a session channel (or slot) in a slot that has not ended
-    and that nobody else is taking; return (slot id, 号序)."""
-    pick = select(N.c.id).where(N.c.session_id == session_id, N.c.channel == channel,
-                                N.c.status == "free")
-    if slot_id is not None:
-        pick = pick.where(N.c.slot_id == slot_id)
-    else:
-        pick = pick.where(N.c.slot_id.in_(select(sched_slot.c.id).where(
-            sched_slot.c.session_id == session_id, sched_slot.c.end_us > now_us)))
-    pick = pick.order_by(N.c.seq).limit(1)
-    if not is_sqlite(conn):
-        # never wait for a number: a waiting claimer could hold a row it locked but did not get
-        # (PostgreSQL keeps the lock when a row fails requalification) — a deadlock recipe
-        pick = pick.with_for_update(skip_locked=True)
-    number_id = conn.execute(pick).scalar()
-    if number_id is None:
-        return None
-    row = conn.execute(update(N).where(N.c.id == number_id, N.c.status == "free")
-                       .values(status=status, appointment=appointment, updated_us=now_us)
-                       .returning(N.c.slot_id, N.c.seq)).first()
-    return (row.slot_id, row.seq) if row else None
+    and that nobody else is taking, in one UPDATE; return (slot id, 号序).
+
+    On PostgreSQL the candidate is locked ``SKIP LOCKED``: a claimer never waits for a number (a
+    waiting claimer could keep the lock of a row that fails requalification — a deadlock
+    recipe)."""
+    sql = _CLAIM.format(where="slot_id = :slot" if slot_id is not None else _OPEN_SLOTS,
+                        lock="" if is_sqlite(conn) else " FOR UPDATE SKIP LOCKED")
+    row = run(conn, sql, {"status": status, "appointment": appointment, "now": now_us,
+                          "session": session_id, "channel": channel, "slot": slot_id}).first()
+    return (int(row[0]), int(row[1])) if row else None
 
 
 def channel_free(conn: Connection, session_id: int, channel: str, slot_id: int | None = None
@@ -161,18 +184,33 @@ def confirm_number(conn: Connection, appointment: str, now_us: int) -> bool:
                              .values(status="booked", updated_us=now_us)).rowcount)
 
 
-def claim_person(conn: Connection, patient: str, day: str, scope: str, limit: int,
-                 appointment: str, node: str) -> bool:
-    """Take one of the ``limit`` per-person places of a scope and day; False when all are used."""
-    dialect: Any = sqlite if is_sqlite(conn) else postgresql
-    for ordinal in range(1, limit + 1):
-        stmt = dialect.insert(sched_person_claim).values(
-            patient=patient, day=day, scope=scope, ordinal=ordinal, node=node,
-            appointment=appointment).on_conflict_do_nothing().returning(
-            sched_person_claim.c.ordinal)
-        if conn.execute(stmt).first() is not None:
-            return True
-    return False
+@cache
+def _claims_sql(count: int) -> str:
+    rows = ", ".join(f"(:patient, :day, :scope{i}, :ordinal{i}, :node, :appointment)"
+                     for i in range(count))
+    return ("INSERT INTO sched_person_claim (patient, day, scope, ordinal, node, appointment) "
+            f"VALUES {rows} ON CONFLICT DO NOTHING RETURNING scope")
+
+
+def claim_places(conn: Connection, patient: str, day: str, scopes: Sequence[tuple[str, int]],
+                 appointment: str, node: str) -> str | None:
+    """Take one of the per-person places of every (scope, limit) for a day — the first
+    ordinal of each in one statement, later ones only where it was taken; return the first
+    scope whose places are all used, or None."""
+    base = {"patient": patient, "day": day, "node": node, "appointment": appointment}
+    params: dict[str, Any] = dict(base)
+    for i, (scope, _limit) in enumerate(scopes):
+        params[f"scope{i}"], params[f"ordinal{i}"] = scope, 1
+    got = {row[0] for row in run(conn, _claims_sql(len(scopes)), params)}
+    for scope, limit in scopes:
+        ordinal = 2
+        while scope not in got:
+            if ordinal > limit:
+                return scope
+            if run(conn, _claims_sql(1), {**base, "scope0": scope, "ordinal0": ordinal}).first():
+                got.add(scope)
+            ordinal += 1
+    return None
 
 
 def release_person(conn: Connection, appointment: str) -> None:
@@ -181,9 +219,15 @@ def release_person(conn: Connection, appointment: str) -> None:
         sched_person_claim.c.appointment == appointment))
 
 
+@cache
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return (f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(':' + c for c in columns)})")
+
+
 def insert_appointment(conn: Connection, **values: Any) -> None:
     """Record a booking row."""
-    conn.execute(insert(A).values(**values))
+    run(conn, _insert_sql("sched_appointment", tuple(values)), values)
 
 
 def appointment(conn: Connection, fid: str, *, lock: bool = False) -> Any:
@@ -206,6 +250,26 @@ def appointments(conn: Connection, *conds: ColumnElement[bool], limit: int = 100
     if lock and not is_sqlite(conn):
         query = query.with_for_update(skip_locked=True)
     return list(conn.execute(query))
+
+
+_CHECKS = (
+    "SELECT (SELECT count(*) FROM sched_number WHERE session_id = :session "
+    "AND channel = :channel AND status = 'free'{slot}), "
+    "(SELECT deleted FROM resource WHERE rtype = 'Patient' AND fid = :patient), "
+    "s.until_us, s.reason FROM (SELECT 1 AS one) AS x LEFT JOIN (SELECT until_us, reason "
+    "FROM sched_suspension WHERE patient = :patient AND from_us <= :now AND until_us > :now "
+    "ORDER BY until_us DESC LIMIT 1) AS s ON 1 = 1")
+
+
+def booking_checks(conn: Connection, session_id: int, channel: str, slot_id: int | None,
+                   patient: str, now_us: int) -> tuple[int, bool | None, tuple[int, str] | None]:
+    """Return, in one statement, the free numbers of a session channel (or slot), whether the
+    Patient is deleted (None when unknown) and its longest running suspension (until, reason)."""
+    sql = _CHECKS.format(slot=" AND slot_id = :slot" if slot_id is not None else "")
+    row = run(conn, sql, {"session": session_id, "channel": channel, "slot": slot_id,
+                          "patient": patient, "now": now_us}).one()
+    deleted = None if row[1] is None else bool(row[1])
+    return int(row[0]), deleted, (int(row[2]), str(row[3])) if row[2] is not None else None
 
 
 def suspended_until(conn: Connection, patient: str, now_us: int) -> tuple[int, str] | None:

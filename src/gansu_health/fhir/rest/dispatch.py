@@ -434,6 +434,9 @@ class FhirApi:
         body = self._json(req) if req.method == "POST" and req.body else None
         req.access.interaction("operation", "U" if op.writes else "E", rtype, fid)
         req.access.query = f"${name}"
+        if op.precheck is not None and rtype is not None:
+            self.guard.permit(req, rtype, UPDATE if op.writes else SEARCH)
+            op.precheck(self, fid, req.params, body)
         transaction = write_transaction if op.writes else read_transaction
         with transaction(self.engine) as conn:
             self.guard.operation(conn, req, op, rtype, fid, body)

@@ -184,14 +184,48 @@ class SecurityGuard:
                 return
             raise _deny(f"${op.name} is for data stewards")
         if op.access == "booking":
-            self.permit(req, rtype or "Appointment", UPDATE if op.writes else SEARCH)
+            if who.kind == "citizen":  # residents book through the operations, never by writes
+                if not who.scopes.matching("Appointment", UPDATE if op.writes else SEARCH):
+                    raise _deny(f"${op.name} needs a scope on Appointment")
+            else:
+                self.permit(req, rtype or "Appointment", UPDATE if op.writes else SEARCH)
             self._booking_patient(conn, req, body)
             return
+        if op.access == "payment":  # pays a bill of the ``patient`` parameter
+            self.permit(req, "Invoice", READ)
+            self._booking_patient(conn, req, body)
+            return
+        if op.access == "indicators" and who.roles & rules.INDICATOR_ROLES:
+            return  # supervisors: the operation keeps them to their region
         if op.access == "schedule" and who.roles & rules.SCHEDULE_ROLES:
+            return
+        if op.access in ("card-terminal", "card-holder"):
+            self._card(conn, req, op, fid)
             return
         if privileged or who.roles & rules.ADMIN_ROLES:
             return
         raise _deny(f"${op.name} is for administrators and system clients")
+
+    def _card(self, conn: Connection, req: FhirRequest, op: Operation, fid: str | None
+              ) -> None:
+        """Card terminals: system clients and registrars, nurses, doctors. Card holders: the
+        person, a guardian or consenting family member, a card desk, system clients."""
+        who = self._who(req)
+        self.permit(req, "Patient", READ)
+        if who.kind in ("system", "operator"):
+            return
+        if op.access == "card-terminal":
+            if who.kind == "staff" and who.roles & rules.CARD_TERMINAL_ROLES:
+                return
+            raise _deny(f"${op.name} is for hospital terminals (system clients, registrars, "
+                        "nurses and doctors)")
+        if who.kind == "staff" and who.roles & rules.CARD_DESK_ROLES:
+            return
+        if fid and fid in self.policy.allowed_patients(self._relations(conn, req), who):
+            req.access.patients.add(fid)
+            return
+        raise _deny(f"${op.name} is for the card holder, their guardian or a family member who "
+                    "has consented")
 
     def _booking_patient(self, conn: Connection, req: FhirRequest, body: Any) -> None:
         who = self._who(req)

@@ -69,7 +69,13 @@ PERSON_LOOKUP_ROLES = frozenset({"doctor", "nurse", "registrar", "data-steward"}
 STEWARD_ROLES = frozenset({"data-steward"})
 # roles that run clinic schedules (templates, release, stop a clinic, policy)
 SCHEDULE_ROLES = frozenset({"registrar", "admin"})
+# staff whose terminals scan e-health cards (verify, check in) for their institution
+CARD_TERMINAL_ROLES = frozenset({"registrar", "nurse", "doctor"})
+# staff who serve a card desk: issue, reissue and print cards for residents
+CARD_DESK_ROLES = frozenset({"registrar"})
 BREAK_GLASS_ROLES = frozenset({"doctor", "nurse"})
+# roles that read booking indicators (supervisors of their region; administrators everywhere)
+INDICATOR_ROLES = frozenset({"supervisor", "admin"})
 ADMIN_ROLES = frozenset({"admin"})
 # resource types whose writes are how access is granted: never writable by the grantee's side
 GRANTING_TYPES = frozenset({"Consent"})

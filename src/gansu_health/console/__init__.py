@@ -1,0 +1,1 @@
+"""The staff console at ``/console``: sign-in, duplicate review, registry administration."""

@@ -1,0 +1,98 @@
+"""A lean HTTP/1.1 keep-alive client for the booking rush (the load generator shares the cores).
+
+httpx costs about a millisecond of CPU per request, as much as the server's refusal path; this
+client writes the request bytes itself and reads the answer by its Content-Length (or chunks), on
+a fixed pool of persistent connections, so the measured time is the server's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+
+class Connection:
+    """One persistent HTTP/1.1 connection (reopened when the server closes it)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.reader is None or self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        return self.reader, self.writer
+
+    def close(self) -> None:
+        """Drop the socket."""
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+    async def send(self, request: bytes) -> tuple[int, bytes]:
+        """Send one request; return (status, body)."""
+        reader, writer = await self._open()
+        writer.write(request)
+        head = (await reader.readuntil(b"\r\n\r\n")).lower()
+        status = int(head[9:12])
+        length = head.find(b"\r\ncontent-length:")
+        if length >= 0:
+            end = head.index(b"\r\n", length + 2)
+            body = await reader.readexactly(int(head[length + 17:end]))
+        elif b"transfer-encoding: chunked" in head:
+            body = await _chunks(reader)
+        else:
+            body = await reader.read()
+            self.close()
+        if b"\r\nconnection: close" in head:
+            self.close()
+        return status, body
+
+
+async def _chunks(reader: asyncio.StreamReader) -> bytes:
+    parts = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        parts.append(await reader.readexactly(size + 2))
+        if size == 0:
+            return b"".join(parts)[:-2]
+
+
+class Client:
+    """A pool of ``size`` connections to one base URL, each used by one request at a time."""
+
+    def __init__(self, base: str, size: int, headers: dict[str, str]) -> None:
+        url = urlsplit(base)
+        self.prefix = url.path.rstrip("/")
+        self.host_header = f"{url.hostname}:{url.port}"
+        self.headers = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.idle: asyncio.Queue[Connection] = asyncio.Queue()
+        for _ in range(size):
+            self.idle.put_nowait(Connection(url.hostname or "127.0.0.1", url.port or 80))
+
+    def request(self, method: str, path: str, body: bytes = b"",
+                headers: dict[str, str] | None = None) -> bytes:
+        """Return the bytes of a request (extra headers override nothing; they are added)."""
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        return (f"{method} {self.prefix}{path} HTTP/1.1\r\nHost: {self.host_header}\r\n"
+                f"{self.headers}{extra}Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        """Wait for an idle connection; give it back afterwards (dropped after an error)."""
+        conn = await self.idle.get()
+        try:
+            yield conn
+        except BaseException:
+            conn.close()
+            raise
+        finally:
+            self.idle.put_nowait(conn)
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        while not self.idle.empty():
+            self.idle.get_nowait().close()

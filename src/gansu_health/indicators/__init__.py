@@ -1,0 +1,1 @@
+"""Booking indicators per hospital, city and day, computed from the number-source pool."""

@@ -1,0 +1,1 @@
+"""Notifications: outbox events turned into messages, delivered through channels with retries."""

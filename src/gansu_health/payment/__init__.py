@@ -1,0 +1,1 @@
+"""Payments: ChargeItem → Invoice → PaymentNotice behind a payment gateway (sandbox built in)."""

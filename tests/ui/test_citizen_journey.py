@@ -1,0 +1,129 @@
+"""A resident in a real browser: signs in by SMS code, binds their ID, adds a child, reads the
+records of both, sees who looked, finds a hospital, reads an article, switches language and
+senior mode. Every page is checked with axe-core and photographed at both viewports."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from tests.ui.checks import check_page
+from tests.ui.conftest import UiWorld
+
+PHONE = "13912345678"
+
+
+def sign_in(page: Any, ui_world: UiWorld, phone: str, artefacts: Path | None = None) -> None:
+    """Sign in through the sign-in page with the code from the SMS sink."""
+    page.goto("/signin?next=/me")
+    page.get_by_label("手机号").fill(phone)
+    page.get_by_role("button", name="获取验证码").click()
+    page.get_by_text("6位验证码已发送至").wait_for()
+    if artefacts:
+        check_page(page, artefacts, "signin")
+    page.get_by_label("短信验证码").fill(ui_world.sms_code(phone))
+    page.get_by_role("button", name="登录", exact=True).click()
+    page.wait_for_url("**/me")
+
+
+def test_resident_journey(page_factory: Any, ui_world: UiWorld, artefacts: Path) -> None:
+    page = page_factory()
+    page.goto("/")
+    assert page.get_by_role("heading", level=1).inner_text() == "健康甘肃"
+    check_page(page, artefacts, "home")
+
+    sign_in(page, ui_world, PHONE, artefacts)
+    page.get_by_label("身份证姓名").first.fill(ui_world.adult.name)
+    page.locator("#bind-id").fill(ui_world.adult.resident_id)
+    page.get_by_role("button", name="认证并绑定").click()
+    page.get_by_text("实名认证成功").wait_for()
+
+    page.locator("#add-rel").select_option("child")
+    page.locator("#add-name").fill(ui_world.child.name)
+    page.locator("#add-id").fill(ui_world.child.resident_id)
+    page.get_by_role("button", name="添加", exact=True).click()
+    page.get_by_text("已添加就诊人").wait_for()
+    assert page.get_by_role("heading", name=re.compile(ui_world.child.name)).is_visible()
+    check_page(page, artefacts, "me")
+
+    page.get_by_role("link", name="我的档案").first.click()
+    page.get_by_role("heading", name="诊断", exact=True).wait_for()
+    assert "2型糖尿病" in page.locator("main").inner_text()
+    check_page(page, artefacts, "records-visits")
+
+    page.get_by_role("link", name="检验检查", exact=True).click()
+    row = page.get_by_role("row", name=re.compile("糖化血红蛋白"))
+    assert "4–6 %" in row.inner_text()
+    check_page(page, artefacts, "records-results")
+    row.get_by_role("link").click()
+    page.locator(".chart canvas").wait_for()  # ECharts loaded from /static and drew the trend
+    assert page.get_by_role("table").get_by_text("参考范围").count() == 1
+    check_page(page, artefacts, "records-trend")
+
+    page.get_by_role("link", name="处方").click()
+    assert "二甲双胍" in page.locator("main").inner_text()
+    check_page(page, artefacts, "records-prescriptions")
+
+    page.locator("#who").select_option(ui_world.child.patient_id)
+    page.get_by_role("button", name="查看", exact=True).click()
+    page.get_by_role("link", name="预防接种").click()
+    assert "麻腮风疫苗" in page.locator("main").inner_text()
+    check_page(page, artefacts, "records-vaccines-child")
+
+    ui_world.fhir.get(f"/Patient/{ui_world.adult.patient_id}")  # someone else looks
+    page.goto("/records/access-log")
+    log = page.locator("#access-rows").inner_text()
+    assert "您或家人（居民端）" in log and "pytest" in log
+    check_page(page, artefacts, "records-access-log")
+
+
+def test_hospital_navigation_and_articles(page_factory: Any, ui_world: UiWorld,
+                                          artefacts: Path) -> None:
+    page = page_factory("desktop")
+    page.goto("/hospitals")
+    check_page(page, artefacts, "hospitals")
+    with page.expect_response(re.compile(r"/hospitals\?.*city=620500")):
+        page.get_by_label("城市").select_option("620500")  # htmx swaps the results in
+    page.get_by_role("heading", name=re.compile("天水")).first.wait_for()
+    assert "/hospitals?" in page.url and "city=620500" in page.url  # hx-push-url
+    page.get_by_label("等级").select_option("3")
+    page.get_by_role("heading", name=re.compile("天水市第一人民医院")).wait_for()
+    page.get_by_role("link", name="天水市第一人民医院").click()
+    assert "开诊时间" in page.locator("main").inner_text()
+    assert "周一至周五 08:00–17:30" in page.locator("main").inner_text()
+    check_page(page, artefacts, "hospital")
+
+    page.goto("/articles")
+    page.get_by_role("link", name=re.compile("高血压")).click()
+    assert "5克" in page.locator("main").inner_text()
+    check_page(page, artefacts, "article")
+
+
+def test_english_and_senior_mode(page_factory: Any, ui_world: UiWorld, artefacts: Path) -> None:
+    page = page_factory()
+    page.goto("/")
+    normal = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+    page.get_by_role("button", name="English").click()
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert page.get_by_role("heading", level=1).inner_text() == "Healthy Gansu"
+    page.get_by_role("button", name="Senior mode (larger text)").click()
+    page.wait_for_function("document.documentElement.classList.contains('senior')")
+    senior = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+    assert normal == 16 and senior >= 18  # MIIT: main text at least 18 in senior mode
+    box = page.get_by_role("button", name=re.compile("Senior mode is on")).bounding_box()
+    assert box["height"] >= 60  # touch targets of at least 60 px in senior mode
+    check_page(page, artefacts, "home-en-senior")
+    page.goto("/hospitals")
+    check_page(page, artefacts, "hospitals-en-senior")
+
+
+def test_installed_app_shows_the_offline_page(page_factory: Any, ui_world: UiWorld) -> None:
+    page = page_factory(workers="allow")
+    page.goto("/")
+    assert page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()  # now controlled by the service worker, which cached the shell
+    page.context.set_offline(True)
+    page.goto("/hospitals")
+    assert page.get_by_role("heading", level=1).inner_text() == "网络未连接"
+    page.context.set_offline(False)

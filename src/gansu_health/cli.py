@@ -23,6 +23,7 @@ from gansu_health.identity.audit.cli import audit_app
 from gansu_health.identity.keys_cli import keys_app
 from gansu_health.identity.oauth.cli import clients_app, token_cmd
 from gansu_health.mpi.cli import mpi_app
+from gansu_health.payment.cli import payment_app
 from gansu_health.registry.terminology.cli import terminology_app
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(clients_app, name="clients")
 app.command("token")(token_cmd)
 app.add_typer(mpi_app, name="mpi")
+app.add_typer(payment_app, name="payment")
 app.add_typer(terminology_app, name="terminology")
 console = Console()
 
@@ -160,6 +162,28 @@ def seed(demo: Annotated[bool, typer.Option("--demo", help="Generate the demo pr
     _report(stats)
     if stats.errors:
         raise typer.Exit(1)
+    _demo_staff(api)
+
+
+def _demo_staff(api: FhirApi) -> None:
+    """Create the demo staff sign-ins and show them once."""
+    from gansu_health.identity.accounts.demo import ensure_demo_staff, write_credentials
+    from gansu_health.identity.keys import FieldCipher, key_provider
+
+    settings = api.settings
+    logins = ensure_demo_staff(api.engine, api.service, FieldCipher(key_provider(settings)),
+                               settings.node_id)
+    if not logins:
+        return
+    table = Table(title="demo staff sign-ins for /console (shown once)")
+    for col in ("username", "role", "password", "TOTP (admin)"):
+        table.add_column(col)
+    for login in logins:
+        table.add_row(login.username, login.role, login.password, login.totp_uri or "")
+    console.print(table)
+    path = Path("var") / "demo-credentials.txt"
+    write_credentials(logins, path)
+    console.print(f"saved to {path} (mode 0600)")
 
 
 @app.command()

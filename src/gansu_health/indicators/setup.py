@@ -7,8 +7,8 @@ their region here), administrators and system clients."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from gansu_health.core.clock import now
 from gansu_health.core.errors import BadRequest, Forbidden
@@ -39,7 +39,7 @@ def indicators_op(call: OperationCall) -> OperationResult:
     """Compute the indicators."""
     store = call.services.service.store
     found = p.inputs(call)
-    today = now().astimezone(find.zone_of(call.services)).date()
+    today = now().astimezone(ZoneInfo(call.services.settings.timezone)).date()
     start = find.parse_day(p.text(found, "start"), today, "start")
     end = find.parse_day(p.text(found, "end"), start, "end")
     if (end - start).days > 366 or end < start:

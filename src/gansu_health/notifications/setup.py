@@ -3,8 +3,8 @@ messages, and the round jobs that queue waiting-room reminders and dispatch due 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
 from time import monotonic
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 

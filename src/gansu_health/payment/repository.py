@@ -19,7 +19,7 @@ from gansu_health.payment.models import (
     pay_refund,
 )
 
-I, P, F = pay_invoice, pay_payment, pay_refund
+V, P, F = pay_invoice, pay_payment, pay_refund
 
 
 def insert_once(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
@@ -38,17 +38,17 @@ def _one(conn: Connection, table: Table, where: Any, lock: bool) -> Any:
 
 def invoice(conn: Connection, fid: str, *, lock: bool = False) -> Any:
     """An invoice row (locked on PostgreSQL when asked), or None."""
-    return _one(conn, I, I.c.id == fid, lock)
+    return _one(conn, V, V.c.id == fid, lock)
 
 
 def invoice_for_appointment(conn: Connection, appointment: str, *, lock: bool = False) -> Any:
     """The registration invoice of an appointment, or None."""
-    return _one(conn, I, I.c.appointment == appointment, lock)
+    return _one(conn, V, V.c.appointment == appointment, lock)
 
 
 def insert_invoice(conn: Connection, items: Sequence[tuple[str, int]], **values: Any) -> None:
     """Store an invoice and its ChargeItems (id, fen)."""
-    conn.execute(insert(I).values(**values))
+    conn.execute(insert(V).values(**values))
     conn.execute(insert(pay_invoice_item), [
         {"charge_item": item, "node": values["node"], "invoice": values["id"], "amount_fen": fen}
         for item, fen in items])
@@ -56,7 +56,7 @@ def insert_invoice(conn: Connection, items: Sequence[tuple[str, int]], **values:
 
 def update_invoice(conn: Connection, fid: str, **values: Any) -> None:
     """Change an invoice row."""
-    conn.execute(update(I).where(I.c.id == fid).values(**values))
+    conn.execute(update(V).where(V.c.id == fid).values(**values))
 
 
 def items_of(conn: Connection, invoice_id: str) -> list[tuple[str, int]]:
@@ -136,6 +136,6 @@ def settled(conn: Connection, start_us: int, end_us: int) -> list[tuple[str, str
 
 def paid_for_appointment(conn: Connection, appointment: str) -> tuple[int, str] | None:
     """(fen, invoice status) of an appointment's paid registration invoice, or None."""
-    row = conn.execute(select(I.c.amount_fen, I.c.status).where(
-        I.c.appointment == appointment, I.c.status.in_(("paid", "refunded")))).first()
+    row = conn.execute(select(V.c.amount_fen, V.c.status).where(
+        V.c.appointment == appointment, V.c.status.in_(("paid", "refunded")))).first()
     return (row.amount_fen, row.status) if row else None

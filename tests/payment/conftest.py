@@ -3,9 +3,11 @@ with citizen accounts, the sandbox, and helpers that deliver outbox events."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 from tests.conftest import mint_token
 from tests.scheduling.conftest import (  # noqa: F401  (fixtures)
     NOW,
@@ -23,6 +25,7 @@ from tests.scheduling.conftest import (  # noqa: F401  (fixtures)
 )
 
 from gansu_health.core.database import build_engine, write_transaction
+from gansu_health.core.events import outbox, outbox_offset
 from gansu_health.core.settings import Settings
 from gansu_health.identity.accounts import members, repository
 from gansu_health.notifications.setup import notifications_of
@@ -102,11 +105,24 @@ def sandbox(client: TestClient) -> SandboxGateway:
     return gateway
 
 
+def _pending(client: TestClient) -> int:
+    with api_of(client).engine.connect() as conn:
+        newest = conn.execute(select(func.max(outbox.c.id))).scalar() or 0
+        behind = conn.execute(select(func.count()).select_from(outbox_offset).where(
+            outbox_offset.c.last_id < newest)).scalar_one()
+        return int(behind)
+
+
 def deliver(client: TestClient) -> None:
-    """Hand pending outbox events to subscribers (twice: payments emit events of their own)."""
+    """Hand every pending outbox event to the subscribers (payments and notifications emit
+    events of their own; on PostgreSQL an event waits while an older transaction is open, e.g.
+    the app's delivery thread)."""
     api = api_of(client)
-    for _ in range(3):
-        api.events.deliver(api.engine, api.settings.node_id)
+    for _ in range(200):
+        if not api.events.deliver(api.engine, api.settings.node_id) and not _pending(client):
+            return
+        time.sleep(0.02)
+    raise AssertionError("outbox events were not delivered")
 
 
 def dispatch(client: TestClient) -> None:

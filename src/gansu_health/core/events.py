@@ -27,6 +27,8 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gansu_health.core.clock import now, to_micros
 from gansu_health.core.database import BIGID, is_sqlite, metadata, write_transaction
@@ -114,14 +116,15 @@ class EventBus:
         calls = 0
         for name, (prefix, handler) in self._subs.items():
             with write_transaction(engine) as conn:
-                offset = conn.execute(select(outbox_offset.c.txid, outbox_offset.c.last_id)
-                                      .where(outbox_offset.c.subscriber == name)).first()
-                if offset is None:
-                    conn.execute(insert(outbox_offset).values(subscriber=name, node=node,
-                                                              txid=0, last_id=0))
-                    position = (0, 0)
-                else:
-                    position = (offset.txid, offset.last_id)
+                # one deliverer per subscriber at a time (the app's thread, a CLI, tests): the
+                # offset row is created if missing and locked until this batch commits
+                first = (sqlite_insert if is_sqlite(conn) else pg_insert)(outbox_offset)
+                conn.execute(first.values(subscriber=name, node=node, txid=0, last_id=0)
+                             .on_conflict_do_nothing())
+                query = select(outbox_offset.c.txid, outbox_offset.c.last_id).where(
+                    outbox_offset.c.subscriber == name)
+                offset = conn.execute(query if is_sqlite(conn) else query.with_for_update()).one()
+                position = (offset.txid, offset.last_id)
                 query = select(outbox).where(tuple_(outbox.c.txid, outbox.c.id) > position)
                 if not is_sqlite(conn):
                     query = query.where(outbox.c.txid < text(

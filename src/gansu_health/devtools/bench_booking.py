@@ -44,6 +44,7 @@ from gansu_health.scheduling.models import sched_appointment, sched_number
 
 bench_booking_app = typer.Typer(help="Booking rush benchmark.", no_args_is_help=False)
 SETUP_MARGIN_S = 25.0  # from creating the clinics to their release: time to start the server
+POOL_SIZE = 40
 
 
 @dataclass
@@ -191,8 +192,9 @@ def _prepare(url: str, patients_n: int, numbers: int, doctors: int, t0: datetime
 def _start_server(url: str, workdir: Path, workers: int) -> ServerProcess:
     port = free_port()
     base = f"http://127.0.0.1:{port}/fhir"
+    # as many pooled connections as request threads (anyio's 40): no connection churn
     env = {"GANSU_HEALTH_DATABASE_URL": url, "GANSU_HEALTH_BASE_URL": base,
-           "PATH": "/usr/bin:/bin"}
+           "GANSU_HEALTH_DB_POOL_SIZE": str(POOL_SIZE), "PATH": "/usr/bin:/bin"}
     log = workdir / "server.log"
     import subprocess
 

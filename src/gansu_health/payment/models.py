@@ -55,7 +55,7 @@ pay_payment = Table(
     Column("amount_fen", Integer, nullable=False),
     Column("gateway", String(32), nullable=False),
     Column("gateway_txn", String(64), nullable=True),
-    # processing | succeeded | declined | error
+    # new (in the transaction that asks the gateway) | processing | succeeded | declined | error
     Column("status", String(12), nullable=False),
     Column("message", String(255), nullable=True),
     Column("idem_scope", String(160), nullable=False),  # who sent the Idempotency-Key

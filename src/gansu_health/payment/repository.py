@@ -26,7 +26,8 @@ def insert_once(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; tell whether the row was inserted (on PostgreSQL a
     concurrent insert of the same key waits for the other transaction, then does nothing)."""
     stmt = (sqlite_insert(table) if is_sqlite(conn) else pg_insert(table)).values(**values)
-    return bool(conn.execute(stmt.on_conflict_do_nothing()).rowcount)
+    key = next(iter(table.primary_key.columns))
+    return conn.execute(stmt.on_conflict_do_nothing().returning(key)).first() is not None
 
 
 def _one(conn: Connection, table: Table, where: Any, lock: bool) -> Any:

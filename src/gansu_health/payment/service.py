@@ -97,7 +97,7 @@ class Payments:
         fid, at = payment_id(scope, key), to_micros(now())
         inserted = repo.insert_once(conn, pay_payment, {
             "id": fid, "node": self.node, "invoice": invoice_id, "patient": patient,
-            "amount_fen": bill.amount_fen, "gateway": self.gateway.name, "status": "processing",
+            "amount_fen": bill.amount_fen, "gateway": self.gateway.name, "status": "new",
             "idem_scope": scope, "idem_key": key, "notice": fid, "created_us": at,
             "updated_us": at})
         if not inserted:  # the same key committed by a concurrent request meanwhile

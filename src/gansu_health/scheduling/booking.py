@@ -38,13 +38,6 @@ ACTIVE = ("held", "booked")
 _DEPTH = "scheduling.batch"
 CLAIM_PATIENCE_S = 0.03
 _TOUCHED = "scheduling.touched"
-REASONS = {"patient": "患者取消 cancelled by the patient",
-           "clinic-stopped": "停诊 the clinic session was stopped",
-           "hold-expired": "the hold expired before it was confirmed",
-           "rescheduled": "moved to another number",
-           "waitlist-closed": "the waitlist closed before a number came free",
-           "limit-reached": "the patient reached a per-person limit before a number came free",
-           "institution": "cancelled by the institution"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +50,7 @@ class Target:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+_local = res.minute  # local 'YYYY-MM-DD HH:MM' for messages (also used by attendance)
 
 
 def batched(method: F) -> F:
@@ -66,10 +60,6 @@ def batched(method: F) -> F:
         with self.batch(conn):
             return method(self, conn, *args, **kwargs)
     return cast(F, wrapper)
-
-
-def _local(micros: int, zone: ZoneInfo) -> str:
-    return res.instant(micros, zone).replace("T", " ")[:16]
 
 
 class Scheduler:
@@ -112,10 +102,6 @@ class Scheduler:
                 return None
             hit = self._slots[slot_id] = found[0]
         return hit
-
-    def local(self, micros: int) -> str:
-        """Format an instant as local 'YYYY-MM-DD HH:MM'."""
-        return _local(micros, self.zone)
 
     # ---- rules ---------------------------------------------------------------------------
 
@@ -223,17 +209,33 @@ class Scheduler:
             "channel": row["channel"], "number": row.get("number_seq"),
             "fee": visit.fee_cents, **extra}, self.node)
 
-    def render(self, conn: Connection, visit: Visit, row: dict[str, Any], *, new: bool = False
-               ) -> Stored:
-        """Write the FHIR Appointment of a booking row."""
+    def body(self, conn: Connection, visit: Visit, row: dict[str, Any]) -> dict[str, Any]:
+        """Return the FHIR Appointment of a booking row."""
         reason = row.get("reason")
         booking = Booking(row["id"], row["status"], row["patient"], row["channel"],
                           row.get("number_seq"), row["created_us"], row.get("hold_expires_us"),
-                          reason, REASONS.get(reason or "", reason),
+                          reason, res.REASONS.get(reason or "", reason),
                           row.get("rescheduled_from"))
-        body = res.appointment_body(visit, self._slot(conn, row.get("slot_id")), booking,
+        return res.appointment_body(visit, self._slot(conn, row.get("slot_id")), booking,
                                     self.zone)
-        return res.write(conn, self.store, [body], new=new)[0]
+
+    def render(self, conn: Connection, visit: Visit, row: dict[str, Any], *, new: bool = False
+               ) -> Stored:
+        """Write the FHIR Appointment of a booking row."""
+        return res.write(conn, self.store, [self.body(conn, visit, row)], new=new)[0]
+
+    def new_row(self, fid: str, visit: Visit, channel: str, patient: str, number: tuple[int, int],
+                hold: bool, policy: pol.Policy, now_us: int, rescheduled_from: str | None = None
+                ) -> dict[str, Any]:
+        """Return the booking row of a number just taken."""
+        return {"id": fid, "node": self.node, "session_id": visit.session_id,
+                "slot_id": number[0], "number_seq": number[1], "channel": channel,
+                "patient": patient, "institution": visit.institution,
+                "department": visit.department, "day": visit.day,
+                "status": "held" if hold else "booked",
+                "hold_expires_us": now_us + policy.hold_minutes * 60_000_000 if hold else None,
+                "reason": None, "rescheduled_from": rescheduled_from, "created_us": now_us,
+                "updated_us": now_us}
 
     @contextmanager
     def batch(self, conn: Connection) -> Iterator[None]:
@@ -283,20 +285,14 @@ class Scheduler:
         policy = pol.cached(conn, visit.institution)
         fid = new_id()
         self.claim_places(conn, visit, policy, patient, fid)
-        status = "held" if hold else "booked"
-        slot_id, seq = self._claim_number(conn, visit, channel, fid, status, now_us,
-                                          target.slot_id)
-        row = {"id": fid, "node": self.node, "session_id": visit.session_id, "slot_id": slot_id,
-               "number_seq": seq, "channel": channel, "patient": patient,
-               "institution": visit.institution, "department": visit.department,
-               "day": visit.day, "status": status,
-               "hold_expires_us": now_us + policy.hold_minutes * 60_000_000 if hold else None,
-               "reason": None, "rescheduled_from": rescheduled_from, "created_us": now_us,
-               "updated_us": now_us}
+        number = self._claim_number(conn, visit, channel, fid, "held" if hold else "booked",
+                                    now_us, target.slot_id)
+        row = self.new_row(fid, visit, channel, patient, number, hold, policy, now_us,
+                           rescheduled_from)
         repo.insert_appointment(conn, **row)
         stored = self.render(conn, visit, row, new=True)
-        self.event(conn, status, visit, row)
-        self.touch(conn, {slot_id})
+        self.event(conn, row["status"], visit, row)
+        self.touch(conn, {number[0]})
         return stored
 
     @batched

@@ -20,6 +20,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import Connection
 
 from gansu_health.core.clock import now, to_micros
+from gansu_health.core.database import is_sqlite
 from gansu_health.core.errors import BadRequest, NotFound, PlatformError
 from gansu_health.fhir.operations import OperationCall, OperationRegistry, OperationResult
 from gansu_health.fhir.storage.repository import Stored
@@ -27,9 +28,11 @@ from gansu_health.mpi import parameters as p
 from gansu_health.scheduling import attendance, find
 from gansu_health.scheduling import repository as repo
 from gansu_health.scheduling import resources as res
+from gansu_health.scheduling.batch import Combiner
 from gansu_health.scheduling.booking import Scheduler, Target
 
 _SCHEDULERS: WeakKeyDictionary[Any, Scheduler] = WeakKeyDictionary()
+_COMBINERS: WeakKeyDictionary[Any, Combiner] = WeakKeyDictionary()
 Inputs = dict[str, list[Any]]
 # checks run before a booking is made or a hold confirmed (the payment gate): (call, inputs,
 # the Appointment id of a hold to confirm, or None for a direct booking); raise to refuse
@@ -55,6 +58,14 @@ def attach(api: Any, sched: Scheduler) -> None:
 def scheduler_of(api: Any) -> Scheduler:
     """Return the scheduler attached to a FHIR endpoint."""
     return _SCHEDULERS[api]
+
+
+def combiner_of(api: Any) -> Combiner:
+    """Return the booking combiner of a FHIR endpoint (made on first use)."""
+    found = _COMBINERS.get(api)
+    if found is None:
+        found = _COMBINERS.setdefault(api, Combiner(scheduler_of(api), api.engine))
+    return found
 
 
 def bundle(call: OperationCall, stored: Stored) -> OperationResult:
@@ -177,8 +188,12 @@ def _take(call: OperationCall, hold: bool) -> OperationResult:
         return bundle(call, sched.confirm(call.conn, str(appt["id"]), patient(found)))
     if not hold:
         _gate(call, found, None)
-    return bundle(call, sched.take(call.conn, patient(found), target(call, found),
-                                   p.text(found, "channel") or "online", hold=hold))
+    who, where, channel = patient(found), target(call, found), p.text(found, "channel") or "online"
+    if not is_sqlite(call.conn):  # concurrent claims share transactions (``batch``)
+        stored = combiner_of(call.services).book(who, where, channel, hold)
+        if stored is not None:
+            return bundle(call, stored)
+    return bundle(call, sched.take(call.conn, who, where, channel, hold=hold))
 
 
 def hold_op(call: OperationCall) -> OperationResult:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, and_, delete, func, select, update
+from sqlalchemy import Connection, and_, delete, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from gansu_health.core.database import is_sqlite
@@ -46,10 +46,16 @@ def _pg(sql: str) -> str:
     return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
 
 
-def run(conn: Connection, sql: str, params: Mapping[str, Any]
-        ) -> CursorResult[*tuple[Any, ...]]:
-    """Run SQL written with ``:name`` parameters at the driver level (no compile step)."""
-    return conn.exec_driver_sql(sql if is_sqlite(conn) else _pg(sql), dict(params))
+def run(conn: Connection, sql: str, params: Mapping[str, Any], *, fetch: bool = True
+        ) -> list[Any]:
+    """Run SQL written with ``:name`` parameters on the driver's cursor — no compile step and no
+    result metadata, in the connection's transaction; return its rows (tuples)."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql if is_sqlite(conn) else _pg(sql), dict(params))
+        return list(cursor.fetchall()) if fetch else []
+    finally:
+        cursor.close()
 
 
 _SESSION_AT = (
@@ -78,8 +84,8 @@ def visit(conn: Connection, session_id: int) -> Visit | None:
 
 def session_at(conn: Connection, schedule: str, day: str, period: str) -> Visit | None:
     """Return the session of a Schedule on a day and period."""
-    row = run(conn, _SESSION_AT, {"schedule": schedule, "day": day, "period": period}).first()
-    return _visit(row) if row else None
+    found = run(conn, _SESSION_AT, {"schedule": schedule, "day": day, "period": period})
+    return _visit(found[0]) if found else None
 
 
 def slot(conn: Connection, *, slot_id: int | None = None, fid: str | None = None,
@@ -117,9 +123,10 @@ def lock_slot(conn: Connection, slot_id: int) -> tuple[SlotRef, int, str, int, s
     statement itself would use the snapshot from before the wait)."""
     if not is_sqlite(conn):
         run(conn, "SELECT id FROM sched_slot WHERE id = :slot FOR UPDATE", {"slot": slot_id})
-    row = run(conn, _SLOT_STATE, {"slot": slot_id}).first()
-    if row is None:
+    found = run(conn, _SLOT_STATE, {"slot": slot_id})
+    if not found:
         return None
+    row = found[0]
     return SlotRef(row[0], row[1], row[2], row[3]), row[4], row[5], int(row[6]), row[7]
 
 
@@ -153,9 +160,60 @@ def claim_number(conn: Connection, session_id: int, channel: str, appointment: s
     recipe)."""
     sql = _CLAIM.format(where="slot_id = :slot" if slot_id is not None else _OPEN_SLOTS,
                         lock="" if is_sqlite(conn) else " FOR UPDATE SKIP LOCKED")
-    row = run(conn, sql, {"status": status, "appointment": appointment, "now": now_us,
-                          "session": session_id, "channel": channel, "slot": slot_id}).first()
-    return (int(row[0]), int(row[1])) if row else None
+    found = run(conn, sql, {"status": status, "appointment": appointment, "now": now_us,
+                            "session": session_id, "channel": channel, "slot": slot_id})
+    return (int(found[0][0]), int(found[0][1])) if found else None
+
+
+_PICK = (
+    "SELECT id, slot_id, seq FROM sched_number WHERE session_id = :session AND channel = "
+    ":channel AND status = 'free' AND " + _OPEN_SLOTS + " ORDER BY seq LIMIT :count{lock}")
+
+
+def pick_numbers(conn: Connection, session_id: int, channel: str, now_us: int, count: int
+                 ) -> list[tuple[int, int, int]]:
+    """Lock up to ``count`` free numbers of a session channel in open slots, skipping those
+    others are taking; return (number id, slot id, 号序) in order."""
+    sql = _PICK.format(lock="" if is_sqlite(conn) else " FOR UPDATE SKIP LOCKED")
+    rows = run(conn, sql, {"session": session_id, "channel": channel, "now": now_us,
+                           "count": count})
+    return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+
+def take_numbers(conn: Connection, taken: Sequence[tuple[str, str, int, int]]) -> None:
+    """Give locked free numbers to appointments: rows of (status, appointment, now, id)."""
+    if taken:
+        mark = "?" if is_sqlite(conn) else "%s"
+        done = conn.exec_driver_sql(
+            f"UPDATE sched_number SET status = {mark}, appointment = {mark}, updated_us = {mark} "
+            f"WHERE id = {mark} AND status = 'free'", list(taken)).rowcount
+        if done != len(taken):
+            raise RuntimeError(f"{len(taken) - done} locked numbers were not free")
+
+
+def insert_appointments(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Record many booking rows (all with the same columns)."""
+    if rows:
+        sql = _insert_sql("sched_appointment", tuple(rows[0]))
+        conn.exec_driver_sql(sql if is_sqlite(conn) else _pg(sql), [dict(r) for r in rows])
+
+
+def patients_state(conn: Connection, patients: Sequence[str], now_us: int
+                   ) -> dict[str, tuple[bool, tuple[int, str] | None]]:
+    """Return {patient: (deleted, longest running suspension)} for the known ones."""
+    marks = ", ".join(f":p{i}" for i in range(len(patients)))
+    params: dict[str, Any] = {f"p{i}": p for i, p in enumerate(patients)}
+    out: dict[str, tuple[bool, tuple[int, str] | None]] = {
+        str(r[0]): (bool(r[1]), None) for r in run(
+            conn, f"SELECT fid, deleted FROM resource WHERE rtype = 'Patient' AND fid IN "
+                  f"({marks})", params)}
+    rows = run(conn, "SELECT patient, until_us, reason FROM sched_suspension WHERE patient IN "
+                     f"({marks}) AND from_us <= :now AND until_us > :now ORDER BY until_us",
+               {**params, "now": now_us})
+    for patient, until, reason in rows:
+        if patient in out:
+            out[patient] = (out[patient][0], (int(until), str(reason)))
+    return out
 
 
 def channel_free(conn: Connection, session_id: int, channel: str, slot_id: int | None = None
@@ -186,10 +244,23 @@ def confirm_number(conn: Connection, appointment: str, now_us: int) -> bool:
 
 @cache
 def _claims_sql(count: int) -> str:
-    rows = ", ".join(f"(:patient, :day, :scope{i}, :ordinal{i}, :node, :appointment)"
+    rows = ", ".join(f"(:patient{i}, :day{i}, :scope{i}, :ordinal{i}, :node, :appointment{i})"
                      for i in range(count))
     return ("INSERT INTO sched_person_claim (patient, day, scope, ordinal, node, appointment) "
-            f"VALUES {rows} ON CONFLICT DO NOTHING RETURNING scope")
+            f"VALUES {rows} ON CONFLICT DO NOTHING RETURNING appointment, scope")
+
+
+def insert_places(conn: Connection, places: Sequence[tuple[str, str, str, int, str]], node: str
+                  ) -> set[tuple[str, str]]:
+    """Insert per-person places (patient, day, scope, ordinal, appointment) where free, in key
+    order (so that concurrent inserters wait for each other in one order); return the
+    (appointment, scope) pairs taken."""
+    params: dict[str, Any] = {"node": node}
+    ordered = sorted(places)
+    for i, (patient, day, scope, ordinal, appointment) in enumerate(ordered):
+        params.update({f"patient{i}": patient, f"day{i}": day, f"scope{i}": scope,
+                       f"ordinal{i}": ordinal, f"appointment{i}": appointment})
+    return {(row[0], row[1]) for row in run(conn, _claims_sql(len(ordered)), params)}
 
 
 def claim_places(conn: Connection, patient: str, day: str, scopes: Sequence[tuple[str, int]],
@@ -197,19 +268,16 @@ def claim_places(conn: Connection, patient: str, day: str, scopes: Sequence[tupl
     """Take one of the per-person places of every (scope, limit) for a day — the first
     ordinal of each in one statement, later ones only where it was taken; return the first
     scope whose places are all used, or None."""
-    base = {"patient": patient, "day": day, "node": node, "appointment": appointment}
-    params: dict[str, Any] = dict(base)
-    for i, (scope, _limit) in enumerate(scopes):
-        params[f"scope{i}"], params[f"ordinal{i}"] = scope, 1
-    got = {row[0] for row in run(conn, _claims_sql(len(scopes)), params)}
+    got = {scope for _, scope in insert_places(
+        conn, [(patient, day, scope, 1, appointment) for scope, _ in scopes], node)}
     for scope, limit in scopes:
-        ordinal = 2
-        while scope not in got:
-            if ordinal > limit:
-                return scope
-            if run(conn, _claims_sql(1), {**base, "scope0": scope, "ordinal0": ordinal}).first():
+        for ordinal in range(2, limit + 1):
+            if scope in got:
+                break
+            if insert_places(conn, [(patient, day, scope, ordinal, appointment)], node):
                 got.add(scope)
-            ordinal += 1
+        if scope not in got:
+            return scope
     return None
 
 
@@ -227,7 +295,7 @@ def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
 
 def insert_appointment(conn: Connection, **values: Any) -> None:
     """Record a booking row."""
-    run(conn, _insert_sql("sched_appointment", tuple(values)), values)
+    run(conn, _insert_sql("sched_appointment", tuple(values)), values, fetch=False)
 
 
 def appointment(conn: Connection, fid: str, *, lock: bool = False) -> Any:
@@ -267,7 +335,7 @@ def booking_checks(conn: Connection, session_id: int, channel: str, slot_id: int
     Patient is deleted (None when unknown) and its longest running suspension (until, reason)."""
     sql = _CHECKS.format(slot=" AND slot_id = :slot" if slot_id is not None else "")
     row = run(conn, sql, {"session": session_id, "channel": channel, "slot": slot_id,
-                          "patient": patient, "now": now_us}).one()
+                          "patient": patient, "now": now_us})[0]
     deleted = None if row[1] is None else bool(row[1])
     return int(row[0]), deleted, (int(row[2]), str(row[3])) if row[2] is not None else None
 

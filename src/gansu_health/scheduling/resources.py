@@ -39,6 +39,14 @@ EXT_MODALITY = f"{BASE}/StructureDefinition/exam-modality"
 FHIR_STATUS = {"held": "pending", "booked": "booked", "arrived": "arrived", "noshow": "noshow",
                "cancelled": "cancelled", "waitlist": "waitlist"}
 _FLAG = "scheduling.write"
+# cancellation reasons (Appointment.cancelationReason)
+REASONS = {"patient": "患者取消 cancelled by the patient",
+           "clinic-stopped": "停诊 the clinic session was stopped",
+           "hold-expired": "the hold expired before it was confirmed",
+           "rescheduled": "moved to another number",
+           "waitlist-closed": "the waitlist closed before a number came free",
+           "limit-reached": "the patient reached a per-person limit before a number came free",
+           "institution": "cancelled by the institution"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +103,11 @@ class Booking:
 def instant(micros: int, zone: ZoneInfo) -> str:
     """Format epoch microseconds as a FHIR instant in local time with its offset."""
     return from_micros(micros).astimezone(zone).isoformat(timespec="seconds")
+
+
+def minute(micros: int, zone: ZoneInfo) -> str:
+    """Format an instant as local 'YYYY-MM-DD HH:MM' (for messages)."""
+    return instant(micros, zone).replace("T", " ")[:16]
 
 
 def money(fen: int) -> dict[str, Any]:

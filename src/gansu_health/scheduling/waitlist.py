@@ -16,7 +16,7 @@ from gansu_health.core.errors import Conflict, UnprocessableEntity
 from gansu_health.fhir.storage.repository import Stored, new_id
 from gansu_health.scheduling import policy as pol
 from gansu_health.scheduling import repository as repo
-from gansu_health.scheduling.resources import Visit
+from gansu_health.scheduling.resources import Visit, minute
 
 if TYPE_CHECKING:
     from gansu_health.scheduling.booking import Scheduler
@@ -40,7 +40,7 @@ def join(sched: Scheduler, conn: Connection, patient: str, session_id: int, chan
                              policy.waitlist_close_time, sched.zone)
     if now_us >= closes:
         raise UnprocessableEntity(f"The waitlist of the {visit.day} clinic closed at "
-                                  f"{sched.local(closes)}", expression="slot")
+                                  f"{minute(closes, sched.zone)}", expression="slot")
     if free:
         raise Conflict(f"{channel} numbers of this clinic are still free: book one instead",
                        expression="slot")

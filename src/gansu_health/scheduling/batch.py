@@ -1,0 +1,156 @@
+"""Group booking on PostgreSQL: concurrent $hold/$book claims of a process share transactions.
+
+At release time hundreds of bookings arrive at once and each one alone costs some fifteen
+statements. Request threads hand their claim to the process's combiner thread and wait; the
+combiner takes everything queued and books it in one transaction with set-based statements —
+one lookup of the patients, one insert of all per-person places, one locking pick of numbers per
+session (``FOR UPDATE SKIP LOCKED``), one update of those numbers, one insert of the appointment
+rows, one FHIR write of every Appointment (with their index rows) and the Slots refreshed once —
+and commits before anyone is answered, so every 2xx is a committed appointment. A claim that is
+not plainly bookable (an unknown or suspended patient, a per-person limit, no number left, a
+rescheduling) is not refused here: its request books alone through ``Scheduler.take`` in its own
+transaction afterwards, which gives the exact answer; so does every claim of a batch that fails.
+SQLite serialises writers anyway (and a request already holds the write lock), so it books alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from gansu_health.core.clock import now, to_micros
+from gansu_health.core.database import write_transaction
+from gansu_health.core.errors import PlatformError
+from gansu_health.fhir.storage.repository import Stored, new_id
+from gansu_health.scheduling import policy as pol
+from gansu_health.scheduling import repository as repo
+from gansu_health.scheduling import resources as res
+from gansu_health.scheduling.booking import Scheduler, Target
+from gansu_health.scheduling.resources import Visit
+
+MAX_BATCH = 64
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Claim:
+    """One request's claim, answered by the combiner."""
+
+    patient: str
+    visit: Visit
+    channel: str
+    hold: bool
+    done: threading.Event = field(default_factory=threading.Event)
+    stored: Stored | None = None  # None when done: book alone
+    fid: str = field(default_factory=new_id)
+
+
+class Combiner:
+    """The combiner of one process: a thread booking queued claims together."""
+
+    def __init__(self, sched: Scheduler, engine: Engine) -> None:
+        self.sched = sched
+        self.engine = engine
+        self._queue: list[Claim] = []
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def book(self, patient: str, target: Target, channel: str, hold: bool) -> Stored | None:
+        """Book through the combiner; None means "book alone" (the caller runs ``take``)."""
+        if target.visit is None or target.slot_id is not None:
+            return None
+        claim = Claim(patient, target.visit, channel, hold)
+        with self._ready:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="booking-combiner")
+                self._thread.start()
+            self._queue.append(claim)
+            self._ready.notify()
+        claim.done.wait()
+        return claim.stored
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue:
+                    self._ready.wait()
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                with write_transaction(self.engine) as conn, self.sched.batch(conn):
+                    booked = take_together(self.sched, conn, batch)
+            except Exception:  # the batch rolled back: every claim books alone
+                log.warning("a booking batch failed; its claims book alone", exc_info=True)
+                booked = {}
+            for claim in batch:
+                claim.stored = booked.get(claim.fid)
+                claim.done.set()
+
+
+def _bookable(sched: Scheduler, conn: Connection, claims: list[Claim], now_us: int
+              ) -> list[Claim]:
+    """Keep the claims with an open clinic and a known patient who is not suspended."""
+    state = repo.patients_state(conn, sorted({c.patient for c in claims}), now_us)
+    kept = []
+    for claim in claims:
+        known = state.get(claim.patient)
+        if known is None or known[0] or known[1] is not None:
+            continue
+        try:
+            sched.check_open(claim.visit, claim.channel, now_us, None)
+        except PlatformError:  # the request books alone and is told why
+            continue
+        kept.append(claim)
+    return kept
+
+
+def _placed(sched: Scheduler, conn: Connection, claims: list[Claim]) -> list[Claim]:
+    """Take the first per-person places of every claim; keep those that got all of theirs."""
+    wanted = {c.fid: [scope for scope, _, _ in sched.limits(
+        c.visit, pol.cached(conn, c.visit.institution))] for c in claims}
+    got = repo.insert_places(conn, [(c.patient, c.visit.day, scope, 1, c.fid) for c in claims
+                                    for scope in wanted[c.fid]], sched.node)
+    kept = [c for c in claims if all((c.fid, s) in got for s in wanted[c.fid])]
+    dropped = [c.fid for c in claims if c not in kept]
+    for fid in dropped:
+        repo.release_person(conn, fid)
+    return kept
+
+
+def take_together(sched: Scheduler, conn: Connection, claims: list[Claim]) -> dict[str, Stored]:
+    """Book many claims in the caller's transaction; return the Appointments by id (claims
+    left out book alone)."""
+    now_us = to_micros(now())
+    claims = _placed(sched, conn, _bookable(sched, conn, claims, now_us))
+    by_session: dict[tuple[int, str], list[Claim]] = defaultdict(list)
+    for claim in claims:
+        by_session[(claim.visit.session_id, claim.channel)].append(claim)
+    rows: list[dict[str, Any]] = []
+    visits: list[Visit] = []
+    for (session_id, channel), group in by_session.items():
+        numbers = repo.pick_numbers(conn, session_id, channel, now_us, len(group))
+        for claim in group[len(numbers):]:
+            repo.release_person(conn, claim.fid)  # nothing left for it here: it books alone
+        taken = []
+        for claim, (number_id, slot_id, seq) in zip(group, numbers, strict=False):
+            policy = pol.cached(conn, claim.visit.institution)
+            row = sched.new_row(claim.fid, claim.visit, channel, claim.patient, (slot_id, seq),
+                                claim.hold, policy, now_us)
+            rows.append(row)
+            visits.append(claim.visit)
+            taken.append((row["status"], row["id"], now_us, number_id))
+        repo.take_numbers(conn, taken)
+    if not rows:
+        return {}
+    repo.insert_appointments(conn, rows)
+    stored = res.write(conn, sched.store, [sched.body(conn, v, r) for v, r in
+                                           zip(visits, rows, strict=True)], new=True)
+    for visit, row in zip(visits, rows, strict=True):
+        sched.event(conn, row["status"], visit, row)
+    sched.touch(conn, {row["slot_id"] for row in rows})
+    return {s.fid: s for s in stored}

@@ -163,6 +163,10 @@ def seed(demo: Annotated[bool, typer.Option("--demo", help="Generate the demo pr
     if stats.errors:
         raise typer.Exit(1)
     _demo_staff(api)
+    from gansu_health.demo.clinics import demo_doctors, ensure_demo_clinics
+
+    made = ensure_demo_clinics(api, demo_doctors(seed_value))
+    console.print(f"demo clinics: {made} sessions published")
 
 
 def _demo_staff(api: FhirApi) -> None:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from tests.scheduling.invariants import assert_pool_consistent
 
 from gansu_health.core.database import build_engine, write_transaction
 from gansu_health.core.errors import PlatformError
@@ -17,7 +18,7 @@ from gansu_health.devtools.bench_booking_data import clinics, load_facility, pat
 from gansu_health.fhir.setup import build_fhir_api
 from gansu_health.scheduling import repository as repo
 from gansu_health.scheduling.booking import Target
-from gansu_health.scheduling.models import sched_appointment, sched_number, sched_slot
+from gansu_health.scheduling.models import sched_appointment
 from gansu_health.scheduling.operations import scheduler_of
 
 THREADS = 16
@@ -74,35 +75,9 @@ def test_threads_never_overbook_nor_double_book(settings: Settings) -> None:
         t.join()
     assert not failures, "\n".join(failures[:3])
     assert successes and sum(refusals.values()) > 0
-    A, N = sched_appointment, sched_number
     with engine.connect() as conn:
-        active = list(conn.execute(select(A).where(A.c.status.in_(["held", "booked"]))))
-        # every success is exactly one appointment row and one FHIR Appointment
-        assert len(set(successes)) == len(successes)
-        rows = {r.id: r for r in conn.execute(select(A).where(A.c.id.in_(successes)))}
-        assert set(rows) == set(successes)
-        stored = api.service.store.rids_of(conn, [("Appointment", f) for f in successes])
-        assert len(stored) == len(successes)
-        # no number is held by two appointments, and every active appointment holds one number
-        taken = {r.appointment: r for r in conn.execute(select(N).where(
-            N.c.status.in_(["held", "booked"])))}
-        assert set(taken) == {r.id for r in active}
-        for r in active:
-            assert taken[r.id].slot_id == r.slot_id and taken[r.id].seq == r.number_seq
-        # no slot over its capacity
-        counted = conn.execute(select(N.c.slot_id, func.count()).group_by(N.c.slot_id))
-        capacity: dict[int, int] = {int(row[0]): int(row[1]) for row in counted}
-        used = Counter(r.slot_id for r in active)
-        assert all(used[s] <= capacity[s] for s in used)
-        # one active booking per person per day per department
-        per_person = Counter((r.patient, r.day, r.department) for r in active)
-        assert max(per_person.values()) == 1
-        # the FHIR Slot status matches the numbers left
-        for slot_row in conn.execute(select(sched_slot)):
-            free = repo.open_numbers(conn, slot_row.id)
-            assert slot_row.status == ("free" if free else "busy"), slot_row
-            body = api.service.store.read(conn, "Slot", slot_row.fid).json()
-            assert body["status"] == slot_row.status
+        assert_pool_consistent(api, conn, successes)
+        A = sched_appointment
         cancelled_rows = conn.execute(select(func.count()).select_from(A).where(
             A.c.status == "cancelled")).scalar_one()
         assert cancelled_rows >= len(set(cancelled))

@@ -21,6 +21,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-sync"]
 ARTEFACTS = Path(os.environ.get("GANSU_HEALTH_UI_ARTEFACTS",
                                 REPO / "var" / "test-artefacts" / "ui"))
+CLINIC_HOSPITAL = "gs-620100-h01"  # demo clinics are seeded here only (the tests' staff work there)
 VIEWPORTS = {"mobile": {"width": 360, "height": 640}, "desktop": {"width": 1280, "height": 800}}
 
 
@@ -80,18 +81,21 @@ class UiWorld:
         assert code, f"no SMS to {phone}"
         return str(code)
 
-    def staff(self, username: str, role: str) -> world.StaffLogin:
-        """A fresh staff account with ``role`` at the adult's registering institution."""
-        org = self.fhir.get(f"/Patient/{self.adult.patient_id}")["managingOrganization"]
+    def staff(self, username: str, role: str, organization: str | None = None,
+              region: str | None = None) -> world.StaffLogin:
+        """A fresh staff account with ``role`` at ``organization`` (by default the adult's
+        registering institution; supervisors of ``region``)."""
+        if organization is None:
+            org = self.fhir.get(f"/Patient/{self.adult.patient_id}")["managingOrganization"]
+            organization = org["reference"].removeprefix("Organization/")
         return world.create_staff(self.app.state.engine, self.app.state.accounts.cipher,
-                                  self.settings, username, role,
-                                  org["reference"].removeprefix("Organization/"))
+                                  self.settings, username, role, organization, region)
 
 
 @pytest.fixture(scope="module")
 def ui_world(settings: Settings, chromium: Path) -> Iterator[UiWorld]:
     """The demo province on the module's database, served by uvicorn on loopback."""
-    seed_demo(settings)
+    seed_demo(settings, clinics=(CLINIC_HOSPITAL,))
     with LiveServer(settings) as server:
         fhir = world.FhirClient(server.base, server.headers)
         adult = world.adult_with_lab_results(fhir)

@@ -10,21 +10,9 @@ from typing import Any
 
 from tests.ui.checks import check_page
 from tests.ui.conftest import UiWorld
+from tests.ui.journeys import add_child, bind, sign_in
 
 PHONE = "13912345678"
-
-
-def sign_in(page: Any, ui_world: UiWorld, phone: str, artefacts: Path | None = None) -> None:
-    """Sign in through the sign-in page with the code from the SMS sink."""
-    page.goto("/signin?next=/me")
-    page.get_by_label("手机号").fill(phone)
-    page.get_by_role("button", name="获取验证码").click()
-    page.get_by_text("6位验证码已发送至").wait_for()
-    if artefacts:
-        check_page(page, artefacts, "signin")
-    page.get_by_label("短信验证码").fill(ui_world.sms_code(phone))
-    page.get_by_role("button", name="登录", exact=True).click()
-    page.wait_for_url("**/me")
 
 
 def test_resident_journey(page_factory: Any, ui_world: UiWorld, artefacts: Path) -> None:
@@ -34,16 +22,8 @@ def test_resident_journey(page_factory: Any, ui_world: UiWorld, artefacts: Path)
     check_page(page, artefacts, "home")
 
     sign_in(page, ui_world, PHONE, artefacts)
-    page.get_by_label("身份证姓名").first.fill(ui_world.adult.name)
-    page.locator("#bind-id").fill(ui_world.adult.resident_id)
-    page.get_by_role("button", name="认证并绑定").click()
-    page.get_by_text("实名认证成功").wait_for()
-
-    page.locator("#add-rel").select_option("child")
-    page.locator("#add-name").fill(ui_world.child.name)
-    page.locator("#add-id").fill(ui_world.child.resident_id)
-    page.get_by_role("button", name="添加", exact=True).click()
-    page.get_by_text("已添加就诊人").wait_for()
+    bind(page, ui_world)
+    add_child(page, ui_world)
     assert page.get_by_role("heading", name=re.compile(ui_world.child.name)).is_visible()
     check_page(page, artefacts, "me")
 

@@ -7,20 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pyotp
 from tests.ui.checks import check_page
 from tests.ui.conftest import UiWorld
-from tests.ui.world import StaffLogin
-
-
-def staff_sign_in(page: Any, login: StaffLogin) -> None:
-    """Sign in on the console's page with password and the authenticator's current code."""
-    page.goto("/console/signin")
-    page.get_by_label("用户名").fill(login.username)
-    page.get_by_label("密码").fill(login.password)
-    page.get_by_label("动态口令").fill(pyotp.TOTP(login.totp_secret).now())
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(re.compile(r"/console$"))
+from tests.ui.journeys import staff_sign_in
 
 
 def match_golden(ui_world: UiWorld, source: str) -> str:

@@ -5,21 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from tests.ui.conftest import UiWorld
+from tests.ui.journeys import tab_to
 
 PHONE = "13987654321"
-
-
-def tab_to(page: Any, selector: str, limit: int = 60) -> None:
-    """Press Tab until ``selector`` has the focus; it must show a visible focus indicator."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("s => document.activeElement.matches(s)", selector):
-            outline = page.evaluate(
-                "() => { const s = getComputedStyle(document.activeElement);"
-                " return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2; }")
-            assert outline, f"{selector} has no visible focus indicator"
-            return
-    raise AssertionError(f"{selector} cannot be reached with the Tab key")
 
 
 def test_sign_in_and_find_a_hospital_with_the_keyboard(page_factory: Any,

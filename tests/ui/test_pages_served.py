@@ -58,7 +58,8 @@ def test_installable_pwa(client: TestClient) -> None:
 
 def test_personal_pages_need_a_citizen_session(client: TestClient) -> None:
     anonymous = TestClient(client.app)
-    for path in ("/records", "/records/access-log", "/me"):
+    for path in ("/records", "/records/access-log", "/me", "/book", "/appointments", "/card",
+                 "/card/code", "/inbox"):
         response = anonymous.get(path, follow_redirects=False)
         assert response.status_code == 303
         assert response.headers["location"].startswith("/signin?next=")

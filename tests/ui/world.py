@@ -116,12 +116,14 @@ def register_possible_duplicate(fhir: FhirClient, original: Person) -> str:
 
 
 def create_staff(engine: Engine, cipher: FieldCipher, settings: Settings, username: str,
-                 role: str, organization: str) -> StaffLogin:
-    """A staff account with ``role`` at ``organization`` and an enrolled authenticator."""
+                 role: str, organization: str, region: str | None = None) -> StaffLogin:
+    """A staff account with ``role`` at ``organization`` (supervisors: of ``region``) and an
+    enrolled authenticator."""
     with write_transaction(engine) as conn:
         made = staff.create_staff(conn, cipher, node=settings.node_id, username=username,
                                   display_name=f"{username} (test)", password=PASSWORD,
-                                  grants=[staff.make_grant(organization, role)],
+                                  grants=[staff.make_grant(organization, role,
+                                                           region=region)],
                                   operator="pytest", with_totp=True)
     assert made.totp_secret
     return StaffLogin(username, PASSWORD, made.totp_secret)

@@ -24,3 +24,13 @@ def render(text: str, fmt: str, scale: int = 4) -> tuple[bytes, str]:
     out = io.BytesIO()
     symbol.save(out, kind=kind, scale=scale, border=4)
     return out.getvalue(), MEDIA_TYPES[kind]
+
+
+def svg_markup(text: str, scale: int = 4) -> str:
+    """The QR symbol of ``text`` as an inline ``<svg>`` element (no XML declaration, no style
+    attributes: it can sit in a page under a strict content security policy)."""
+    symbol = segno.make_qr(text, error="m", boost_error=False)
+    out = io.BytesIO()
+    symbol.save(out, kind="svg", scale=scale, border=4, xmldecl=False, svgns=True,
+                svgclass="qr-symbol", lineclass=None, omitsize=False, light="#fff")
+    return out.getvalue().decode("ascii")

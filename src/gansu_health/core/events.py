@@ -8,7 +8,7 @@ transactions are held back using the snapshot's ``xmin``, as in the FHIR change 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,9 +83,16 @@ def transaction_id(conn: Connection) -> int:
 
 def emit(conn: Connection, topic: str, payload: dict[str, Any], node: str) -> None:
     """Record an event inside the caller's transaction."""
-    conn.execute(insert(outbox).values(txid=transaction_id(conn), node=node, topic=topic,
-                                       payload=orjson.dumps(payload),
-                                       created_us=to_micros(now())))
+    emit_many(conn, [(topic, payload)], node)
+
+
+def emit_many(conn: Connection, events: Sequence[tuple[str, dict[str, Any]]], node: str) -> None:
+    """Record events, in order, inside the caller's transaction with one statement."""
+    if events:
+        txid, stamp = transaction_id(conn), to_micros(now())
+        conn.execute(insert(outbox), [{"txid": txid, "node": node, "topic": topic,
+                                       "payload": orjson.dumps(payload), "created_us": stamp}
+                                      for topic, payload in events])
 
 
 class EventBus:

@@ -1,8 +1,10 @@
 """`gansu-health bench portal`: server time of the citizen app's pages and first-page weight.
 
-Loads the demo province into a fresh SQLite database, signs a resident in (SMS code, real-name
-binding) and requests each citizen page in rounds. "Server time" is measured inside the ASGI
-app (from the request to the last body byte), so the in-process client adds nothing. Printed:
+Loads the demo province (with its clinics) into a fresh SQLite database, signs a resident in
+(SMS code, real-name binding), walks the booking pages to a paid booking (hold, sandbox payment,
+book), issues the e-health card and requests each citizen page in rounds. "Server time" is
+measured inside the ASGI app (from the request to the last body byte), so the in-process client
+adds nothing. Printed:
 p50/p95 per page, and the bytes the first page transfers (gzip HTML + its assets; the chart
 bundle is loaded only on trend pages).
 """
@@ -28,6 +30,7 @@ from gansu_health.core.database import build_engine, read_transaction
 from gansu_health.core.migrate import upgrade
 from gansu_health.core.settings import Settings
 from gansu_health.demo import generate_demo
+from gansu_health.demo.clinics import demo_doctors, ensure_demo_clinics
 from gansu_health.devtools.bench_fhir_servers import machine_info
 from gansu_health.fhir.loader import LoadStats, post_bundle
 from gansu_health.fhir.setup import build_fhir_api
@@ -37,10 +40,13 @@ from gansu_health.registry import load_terminology
 bench_portal_app = typer.Typer(help="Citizen app page benchmark.")
 TARGET_P95_MS = 50.0
 PHONE = "13800001111"
+HOSPITAL = "gs-620100-h01"
 
 
-def seed_demo(settings: Settings, patients: int = 200) -> None:
-    """Load the terminology and the demo province into the settings' database."""
+def seed_demo(settings: Settings, patients: int = 200,
+              clinics: tuple[str, ...] | None = None) -> None:
+    """Load the terminology, the demo province and its clinics (of the ``clinics`` hospitals
+    only, when given) into the settings' database."""
     engine = build_engine(settings.database_url, settings)
     try:
         api = build_fhir_api(settings, engine)
@@ -50,6 +56,7 @@ def seed_demo(settings: Settings, patients: int = 200) -> None:
             post_bundle(api, bundle, stats, f"demo bundle {i}")
         if stats.errors:
             raise RuntimeError(f"demo province did not load: {stats.errors[:3]}")
+        ensure_demo_clinics(api, demo_doctors(hospitals=clinics))
     finally:
         engine.dispose()
 
@@ -96,6 +103,34 @@ def _sign_in(client: TestClient, app: Any) -> None:
                                   "name": patient["name"][0]["text"]})
 
 
+def _field(text: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]+)"', text)
+    assert found, f"no {name} field"
+    return found.group(1)
+
+
+def _links(text: str) -> list[str]:
+    return [u.replace("&amp;", "&")
+            for u in re.findall(r'class="choice" href="(/book\?[^"]+)"', text)]
+
+
+def _book(client: TestClient) -> list[str]:
+    """Walk the booking pages to a paid booking and issue the card; the booking pages seen and
+    the booking's page."""
+    seen = [f"/book?hospital={HOSPITAL}"]
+    for _step in ("date", "department", "doctor", "slot"):
+        seen.append(_links(client.get(seen[-1]).text)[0])
+    confirm = client.get(seen.pop()).text
+    form = {k: _field(confirm, k) for k in ("csrf_token", "slot", "who")}
+    pay = client.post("/book", data=form).url
+    key = _field(client.get(str(pay)).text, "key")
+    done = client.post(str(pay.path), data={"csrf_token": form["csrf_token"],
+                                            "who": form["who"], "key": key})
+    assert done.status_code == 200 and "/appointments/" in str(done.url), "the booking failed"
+    client.post("/card/issue", data={"csrf_token": form["csrf_token"], "who": form["who"]})
+    return [*seen, f"{done.url.path}?{done.url.query.decode()}"]
+
+
 def run(patients: int, rounds: int) -> tuple[dict[str, list[float]], dict[str, int]]:
     """Seed, sign in and time every citizen page ``rounds`` times."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,11 +144,13 @@ def run(patients: int, rounds: int) -> tuple[dict[str, list[float]], dict[str, i
         with TestClient(timer) as anonymous, TestClient(timer) as client:
             weight = first_page_bytes(anonymous)
             _sign_in(client, app)
+            booked = _book(client)
             pages = ["/", "/hospitals", "/hospitals?city=620100&level=3",
-                     "/hospitals?department=03&doctor=王", "/hospitals/gs-620100-h01",
+                     "/hospitals?department=03&doctor=王", f"/hospitals/{HOSPITAL}",
                      "/articles", "/articles/hypertension", "/me", "/records",
                      "/records/results", "/records/results/4548-4", "/records/vaccines",
-                     "/records/prescriptions", "/records/access-log"]
+                     "/records/prescriptions", "/records/access-log", "/book", *booked,
+                     "/appointments", "/card", "/inbox"]
             times: dict[str, list[float]] = {page: [] for page in pages}
             for round_no in range(rounds + 3):
                 for page in pages:

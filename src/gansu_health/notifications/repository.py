@@ -1,5 +1,5 @@
 """SQL of notifications: what a message says about a booking (read from the pool's tables), the
-queue ahead of a patient, reminders due, and the message and delivery rows."""
+reminders due, and the message and delivery rows."""
 
 from __future__ import annotations
 
@@ -26,13 +26,6 @@ def booking(conn: Connection, appointment: str) -> Any:
         .select_from(A.join(S, S.c.id == A.c.session_id).join(R, R.c.id == S.c.resource_id)
                      .outerjoin(L, L.c.id == A.c.slot_id))
         .where(A.c.id == appointment)).first()
-
-
-def queue_ahead(conn: Connection, session_id: int, number: int) -> int:
-    """How many patients with a smaller number of the session are booked or waiting."""
-    return int(conn.execute(select(func.count()).select_from(A).where(
-        A.c.session_id == session_id, A.c.status.in_(("booked", "arrived")),
-        A.c.number_seq < number)).scalar_one())
 
 
 def schedule_display(conn: Connection, schedule: str) -> str:

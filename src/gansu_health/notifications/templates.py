@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from gansu_health.core.events import Event
 from gansu_health.notifications import repository as repo
 from gansu_health.payment import repository as pay_repo
+from gansu_health.scheduling.desk import ahead
 
 PERIODS = {"morning": "上午", "afternoon": "下午", "night": "夜间"}
 REASONS = {"patient": "您已取消", "clinic-stopped": "停诊", "hold-expired": "锁号超时",
@@ -75,10 +76,10 @@ def reminder(conn: Connection, appointment: str, zone: ZoneInfo, *, arrived: boo
     row = repo.booking(conn, appointment)
     if row is None or row.number_seq is None:
         return None
-    ahead = repo.queue_ahead(conn, row.session_id, row.number_seq)
+    waiting = ahead(conn, row.session_id, row.number_seq)
     lead = "您已签到" if arrived else "您预约的就诊即将开始"
     return Draft("waiting-reminder", row.patient, "候诊提醒",
-                 f"{lead}：{row.display} {when(row, zone)}，前面还有{ahead}位候诊，"
+                 f"{lead}：{row.display} {when(row, zone)}，前面还有{waiting}位候诊，"
                  "请留意叫号。", f"Appointment/{appointment}")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from gansu_health.core.database import read_transaction, write_transaction
+from gansu_health.core.errors import NotFound
 from gansu_health.identity.accounts import flows, members, repository
 from gansu_health.identity.accounts.sessions import SessionInfo
 from gansu_health.ui.fhir_access import FhirAs, FhirCallError
@@ -65,6 +66,19 @@ def people(request: Request, session: SessionInfo, fhir: FhirAs) -> list[Person]
                           patient.get("gender") if patient else None,
                           patient.get("birthDate") if patient else None))
     return out
+
+
+def readable(request: Request, session: SessionInfo, fhir: FhirAs) -> list[Person]:
+    """The account's 就诊人 whose records it may read (self first)."""
+    return [p for p in people(request, session, fhir) if p.name is not None]
+
+
+def pick(persons: list[Person], who: str) -> Person | None:
+    """The person ``who`` names (404 when not one of ``persons``), else the first one."""
+    chosen = next((p for p in persons if p.patient_id == who), None)
+    if who and chosen is None:
+        raise NotFound("This person is not one of your family members")
+    return chosen or (persons[0] if persons else None)
 
 
 def bind(request: Request, session: SessionInfo, resident_id: str, name: str) -> str:

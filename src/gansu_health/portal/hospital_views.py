@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from gansu_health.portal import booking, hospitals
 from gansu_health.portal import directory_codes as codes
-from gansu_health.portal import hospitals
 from gansu_health.portal.pages import show
 from gansu_health.ui.context import PageContext, page_context
 from gansu_health.ui.fhir_access import FhirAs, as_directory_reader, as_session
 from gansu_health.ui.page_route import PageRoute
+from gansu_health.ui.templating import renderer
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 RESULTS_TARGET = "hospital-results"
@@ -43,7 +44,11 @@ def hospital_search(request: Request, city: str = "", level: str = "", departmen
 def hospital_page(request: Request, org_id: str) -> Response:
     """One hospital: address, phone, departments with hours and doctors."""
     page = page_context(request)
-    hospital, departments = hospitals.hospital_detail(_fhir(request, page), org_id, page.lang)
+    fhir = _fhir(request, page)
+    hospital, departments = hospitals.hospital_detail(fhir, org_id, page.lang)
+    today = booking.today_in(renderer(request).zone)
+    soonest = booking.next_free(booking.offers(fhir, hospital.id, today,
+                                               booking.window(today)[-1]))
     return show(request, "hospital.html", {
-        "hospital": hospital, "departments": departments,
+        "hospital": hospital, "departments": departments, "soonest": soonest,
         "extensions": request.app.state.ui_slots.items("hospital")}, page=page)

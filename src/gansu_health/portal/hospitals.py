@@ -67,6 +67,7 @@ class Doctor:
     department: str
     hospital_id: str
     hospital: str
+    role_id: str = ""
 
 
 @dataclass
@@ -141,7 +142,7 @@ def _doctor(role: Json, included: dict[str, Json], lang: str) -> Doctor:
         title = coded(role.get("code"), codes.CS_TITLE, lang) or title
     return Doctor(name, title, coded(role.get("specialty"), codes.CS_DEPARTMENT, lang),
                   org_ref.get("reference", "").removeprefix("Organization/"),
-                  org_ref.get("display", ""))
+                  org_ref.get("display", ""), str(role.get("id", "")))
 
 
 def search_doctors(fhir: FhirAs, filters: Filters, lang: str) -> list[Doctor]:

@@ -27,13 +27,10 @@ def _open(request: Request, template: str, who: str, fill: Any) -> Response:
     """Render a records page for ``who`` with ``fill(fhir, patient) -> values``."""
     page, session = require(request, "citizen")
     fhir = as_session(request, session)
-    people = [p for p in family.people(request, session, fhir) if p.name is not None]
-    if not people:
+    people = family.readable(request, session, fhir)
+    chosen = family.pick(people, who)
+    if chosen is None:
         return show(request, "records_unbound.html", page=page)
-    chosen = next((p for p in people if p.patient_id == who), None)
-    if who and chosen is None:
-        raise NotFound("This person is not one of your family members")
-    chosen = chosen or people[0]
     values = fill(fhir, chosen.patient_id)
     return show(request, template, {"people": people, "person": chosen, "tabs": TABS,
                                     "statuses": records.STATUS_LABELS, **values}, page=page)

@@ -26,14 +26,16 @@ from sqlalchemy import Connection, Engine
 from gansu_health.core.clock import now, to_micros
 from gansu_health.core.database import write_transaction
 from gansu_health.core.errors import PlatformError
+from gansu_health.core.events import emit_many
 from gansu_health.fhir.storage.repository import Stored, new_id
 from gansu_health.scheduling import policy as pol
 from gansu_health.scheduling import repository as repo
 from gansu_health.scheduling import resources as res
-from gansu_health.scheduling.booking import Scheduler, Target
-from gansu_health.scheduling.resources import Visit
+from gansu_health.scheduling.booking import Scheduler
+from gansu_health.scheduling.resources import Target, Visit
 
 MAX_BATCH = 64
+IDLE_S = 30.0  # a combiner thread idle this long ends
 log = logging.getLogger(__name__)
 
 
@@ -42,12 +44,13 @@ class Claim:
     """One request's claim, answered by the combiner."""
 
     patient: str
-    visit: Visit
+    session_id: int
     channel: str
     hold: bool
     done: threading.Event = field(default_factory=threading.Event)
     stored: Stored | None = None  # None when done: book alone
     fid: str = field(default_factory=new_id)
+    visit: Visit = field(init=False)
 
 
 class Combiner:
@@ -62,9 +65,9 @@ class Combiner:
 
     def book(self, patient: str, target: Target, channel: str, hold: bool) -> Stored | None:
         """Book through the combiner; None means "book alone" (the caller runs ``take``)."""
-        if target.visit is None or target.slot_id is not None:
+        if target.slot_id is not None:
             return None
-        claim = Claim(patient, target.visit, channel, hold)
+        claim = Claim(patient, target.session_id, channel, hold)
         with self._ready:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, daemon=True,
@@ -78,29 +81,36 @@ class Combiner:
     def _run(self) -> None:
         while True:
             with self._ready:
-                while not self._queue:
-                    self._ready.wait()
+                if not self._queue:
+                    self._ready.wait(IDLE_S)
+                if not self._queue:  # idle: the next claim starts a new thread
+                    self._thread = None
+                    return
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            booked: dict[str, Stored] = {}
             try:
                 with write_transaction(self.engine) as conn, self.sched.batch(conn):
-                    booked = take_together(self.sched, conn, batch)
+                    done = take_together(self.sched, conn, batch)
+                booked = done  # committed: only now are they answered as booked
             except Exception:  # the batch rolled back: every claim books alone
                 log.warning("a booking batch failed; its claims book alone", exc_info=True)
-                booked = {}
-            for claim in batch:
-                claim.stored = booked.get(claim.fid)
-                claim.done.set()
+            finally:
+                for claim in batch:
+                    claim.stored = booked.get(claim.fid)
+                    claim.done.set()
 
 
 def _bookable(sched: Scheduler, conn: Connection, claims: list[Claim], now_us: int
               ) -> list[Claim]:
     """Keep the claims with an open clinic and a known patient who is not suspended."""
-    state = repo.patients_state(conn, sorted({c.patient for c in claims}), now_us)
+    fine = repo.bookable_patients(conn, sorted({c.patient for c in claims}), now_us)
+    visits = {v.session_id: v for v in repo.visits(
+        conn, repo.S.c.id.in_(sorted({c.session_id for c in claims})))}
     kept = []
     for claim in claims:
-        known = state.get(claim.patient)
-        if known is None or known[0] or known[1] is not None:
+        if claim.patient not in fine or claim.session_id not in visits:
             continue
+        claim.visit = visits[claim.session_id]
         try:
             sched.check_open(claim.visit, claim.channel, now_us, None)
         except PlatformError:  # the request books alone and is told why
@@ -116,9 +126,7 @@ def _placed(sched: Scheduler, conn: Connection, claims: list[Claim]) -> list[Cla
     got = repo.insert_places(conn, [(c.patient, c.visit.day, scope, 1, c.fid) for c in claims
                                     for scope in wanted[c.fid]], sched.node)
     kept = [c for c in claims if all((c.fid, s) in got for s in wanted[c.fid])]
-    dropped = [c.fid for c in claims if c not in kept]
-    for fid in dropped:
-        repo.release_person(conn, fid)
+    repo.release_person(conn, *[c.fid for c in claims if c not in kept])
     return kept
 
 
@@ -127,30 +135,34 @@ def take_together(sched: Scheduler, conn: Connection, claims: list[Claim]) -> di
     left out book alone)."""
     now_us = to_micros(now())
     claims = _placed(sched, conn, _bookable(sched, conn, claims, now_us))
-    by_session: dict[tuple[int, str], list[Claim]] = defaultdict(list)
+    by_channel: dict[str, dict[int, list[Claim]]] = defaultdict(lambda: defaultdict(list))
     for claim in claims:
-        by_session[(claim.visit.session_id, claim.channel)].append(claim)
+        by_channel[claim.channel][claim.visit.session_id].append(claim)
     rows: list[dict[str, Any]] = []
     visits: list[Visit] = []
-    for (session_id, channel), group in by_session.items():
-        numbers = repo.pick_numbers(conn, session_id, channel, now_us, len(group))
-        for claim in group[len(numbers):]:
-            repo.release_person(conn, claim.fid)  # nothing left for it here: it books alone
-        taken = []
-        for claim, (number_id, slot_id, seq) in zip(group, numbers, strict=False):
-            policy = pol.cached(conn, claim.visit.institution)
-            row = sched.new_row(claim.fid, claim.visit, channel, claim.patient, (slot_id, seq),
-                                claim.hold, policy, now_us)
-            rows.append(row)
-            visits.append(claim.visit)
-            taken.append((row["status"], row["id"], now_us, number_id))
-        repo.take_numbers(conn, taken)
+    taken: list[tuple[str, str, int, int]] = []
+    unserved: list[str] = []
+    for channel, sessions in by_channel.items():
+        picked = repo.pick_numbers(conn, {s: len(g) for s, g in sessions.items()}, channel,
+                                   now_us)
+        for session_id, group in sessions.items():
+            numbers = picked[session_id]
+            unserved += [claim.fid for claim in group[len(numbers):]]
+            for claim, (number_id, slot_id, seq) in zip(group, numbers, strict=False):
+                policy = pol.cached(conn, claim.visit.institution)
+                row = sched.new_row(claim.fid, claim.visit, channel, claim.patient,
+                                    (slot_id, seq), claim.hold, policy, now_us)
+                rows.append(row)
+                visits.append(claim.visit)
+                taken.append((row["status"], row["id"], now_us, number_id))
+    repo.take_numbers(conn, taken)
+    repo.release_person(conn, *unserved)  # nothing left for them here: they book alone
     if not rows:
         return {}
     repo.insert_appointments(conn, rows)
     stored = res.write(conn, sched.store, [sched.body(conn, v, r) for v, r in
                                            zip(visits, rows, strict=True)], new=True)
-    for visit, row in zip(visits, rows, strict=True):
-        sched.event(conn, row["status"], visit, row)
+    emit_many(conn, [res.message(row["status"], visit, row)
+                     for visit, row in zip(visits, rows, strict=True)], sched.node)
     sched.touch(conn, {row["slot_id"] for row in rows})
     return {s.fid: s for s in stored}

@@ -16,7 +16,6 @@ import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date
 from typing import Any, NoReturn, TypeVar, cast
 from zoneinfo import ZoneInfo
@@ -25,28 +24,20 @@ from sqlalchemy import Connection
 
 from gansu_health.core.clock import now, to_micros
 from gansu_health.core.errors import Conflict, NotFound, UnprocessableEntity
-from gansu_health.core.events import emit
+from gansu_health.core.events import emit_many
 from gansu_health.fhir.storage.repository import ResourceStore, Stored, new_id
 from gansu_health.scheduling import policy as pol
 from gansu_health.scheduling import repository as repo
 from gansu_health.scheduling import resources as res
 from gansu_health.scheduling import waitlist
 from gansu_health.scheduling.hint import SoldOut
-from gansu_health.scheduling.resources import Booking, SlotRef, Visit
+from gansu_health.scheduling.resources import Booking, SlotRef, Visit, message
+from gansu_health.scheduling.resources import Target as Target  # re-exported
 
 ACTIVE = ("held", "booked")
 _DEPTH = "scheduling.batch"
 CLAIM_PATIENCE_S = 0.03
 _TOUCHED = "scheduling.touched"
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where to book: a session, optionally one slot of it (and the session when already read)."""
-
-    session_id: int
-    slot_id: int | None = None
-    visit: Visit | None = None
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -202,12 +193,7 @@ class Scheduler:
     def event(self, conn: Connection, topic: str, visit: Visit, row: dict[str, Any],
               **extra: Any) -> None:
         """Emit ``scheduling.appointment.<topic>`` for a booking row."""
-        emit(conn, f"scheduling.appointment.{topic}", {
-            "appointment": f"Appointment/{row['id']}", "patient": f"Patient/{row['patient']}",
-            "schedule": f"Schedule/{visit.schedule}", "institution": visit.institution,
-            "department": visit.department, "day": visit.day, "period": visit.period,
-            "channel": row["channel"], "number": row.get("number_seq"),
-            "fee": visit.fee_cents, **extra}, self.node)
+        emit_many(conn, [message(topic, visit, row, **extra)], self.node)
 
     def body(self, conn: Connection, visit: Visit, row: dict[str, Any]) -> dict[str, Any]:
         """Return the FHIR Appointment of a booking row."""
@@ -258,14 +244,10 @@ class Scheduler:
         conn.info.setdefault(_TOUCHED, set()).update(slot_ids)
 
     def _refresh(self, conn: Connection, slot_ids: set[int]) -> None:
-        for slot_id in sorted(slot_ids):
-            found = repo.lock_slot(conn, slot_id)
-            if found is None:
-                continue
-            slot, session_id, stored, free, state = found
+        for slot, session_id, stored, free, state in repo.lock_slots(conn, sorted(slot_ids)):
             status = "busy-unavailable" if state != "open" else "free" if free else "busy"
             if status != stored:
-                repo.set_slot_status(conn, slot_id, status)
+                repo.set_slot_status(conn, slot.id, status)
                 visit = self.visit(conn, session_id)
                 res.write(conn, self.store, [res.slot_body(visit, slot, status, self.zone)])
 

@@ -37,6 +37,10 @@ class SoldOut:
             self._sessions.clear()
         self._sessions[key] = session_id
 
+    def session_of(self, key: SessionKey) -> int | None:
+        """Return the session a Schedule, day and period name, when known."""
+        return self._sessions.get(key)
+
     def name_slot(self, fid: str, session_id: int, slot_id: int) -> None:
         """Remember which session a Slot belongs to."""
         if len(self._slots) > _MAX_NAMES:

@@ -29,7 +29,8 @@ from gansu_health.scheduling import attendance, find
 from gansu_health.scheduling import repository as repo
 from gansu_health.scheduling import resources as res
 from gansu_health.scheduling.batch import Combiner
-from gansu_health.scheduling.booking import Scheduler, Target
+from gansu_health.scheduling.booking import Scheduler
+from gansu_health.scheduling.resources import Target
 
 _SCHEDULERS: WeakKeyDictionary[Any, Scheduler] = WeakKeyDictionary()
 _COMBINERS: WeakKeyDictionary[Any, Combiner] = WeakKeyDictionary()
@@ -142,6 +143,9 @@ def target(call: OperationCall, found: Inputs) -> Target:
     if key is None:
         raise BadRequest("Name a 'slot', or a 'schedule' with 'date' and 'period'",
                          expression="slot")
+    known = hints.session_of(key)
+    if known is not None:  # a session never moves: the booking reads it in its transaction
+        return Target(known)
     visit = repo.session_at(call.conn, *key)
     if visit is None:
         raise NotFound(f"Schedule/{key[0]} has no {key[2]} clinic on {key[1]}",

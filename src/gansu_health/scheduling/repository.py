@@ -58,12 +58,13 @@ def run(conn: Connection, sql: str, params: Mapping[str, Any], *, fetch: bool = 
         cursor.close()
 
 
-_SESSION_AT = (
+_VISIT = (
     "SELECT s.id, r.id, r.kind, r.actor, r.practitioner, r.location, s.institution, "
     "s.department, r.title, r.modality, r.display, s.day, s.period, s.start_us, s.end_us, "
     "s.status, s.release_us, s.reserve_release_us, s.fee_cents FROM sched_session s "
-    "JOIN sched_resource r ON r.id = s.resource_id WHERE s.resource_id = :schedule "
-    "AND s.day = :day AND s.period = :period")
+    "JOIN sched_resource r ON r.id = s.resource_id WHERE {where}")
+_SESSION_AT = _VISIT.format(
+    where="s.resource_id = :schedule AND s.day = :day AND s.period = :period")
 
 
 def visits(conn: Connection, *conds: ColumnElement[bool], limit: int | None = None
@@ -78,8 +79,8 @@ def visits(conn: Connection, *conds: ColumnElement[bool], limit: int | None = No
 
 def visit(conn: Connection, session_id: int) -> Visit | None:
     """Return one session with its resource."""
-    found = visits(conn, S.c.id == session_id)
-    return found[0] if found else None
+    found = run(conn, _VISIT.format(where="s.id = :session"), {"session": session_id})
+    return _visit(found[0]) if found else None
 
 
 def session_at(conn: Connection, schedule: str, day: str, period: str) -> Visit | None:
@@ -112,22 +113,25 @@ _SLOT_STATE = (
     "SELECT sl.id, sl.fid, sl.start_us, sl.end_us, sl.session_id, sl.status, "
     "(SELECT count(*) FROM sched_number n WHERE n.slot_id = sl.id AND n.status = 'free'), "
     "(SELECT s.status FROM sched_session s WHERE s.id = sl.session_id) "
-    "FROM sched_slot sl WHERE sl.id = :slot")
+    "FROM sched_slot sl WHERE sl.id IN ({ids}) ORDER BY sl.id")
 
 
-def lock_slot(conn: Connection, slot_id: int) -> tuple[SlotRef, int, str, int, str] | None:
-    """Lock a slot; return (slot, session id, stored FHIR status, free numbers, session status).
+def lock_slots(conn: Connection, slot_ids: Sequence[int]
+               ) -> list[tuple[SlotRef, int, str, int, str]]:
+    """Lock slots in id order; return for each (slot, session id, stored FHIR status, free
+    numbers, session status).
 
-    On PostgreSQL the numbers are counted by a statement after the lock is granted: its fresh
-    snapshot sees every claim committed by whoever held the lock before (a count in the locking
+    On PostgreSQL the numbers are counted by a statement after the locks are granted: its fresh
+    snapshot sees every claim committed by whoever held a lock before (a count in the locking
     statement itself would use the snapshot from before the wait)."""
+    if not slot_ids:
+        return []
+    params = {f"s{i}": slot_id for i, slot_id in enumerate(sorted(slot_ids))}
+    ids = ", ".join(f":{name}" for name in params)
     if not is_sqlite(conn):
-        run(conn, "SELECT id FROM sched_slot WHERE id = :slot FOR UPDATE", {"slot": slot_id})
-    found = run(conn, _SLOT_STATE, {"slot": slot_id})
-    if not found:
-        return None
-    row = found[0]
-    return SlotRef(row[0], row[1], row[2], row[3]), row[4], row[5], int(row[6]), row[7]
+        run(conn, f"SELECT id FROM sched_slot WHERE id IN ({ids}) ORDER BY id FOR UPDATE", params)
+    return [(SlotRef(r[0], r[1], r[2], r[3]), r[4], r[5], int(r[6]), r[7])
+            for r in run(conn, _SLOT_STATE.format(ids=ids), params)]
 
 
 def set_slot_status(conn: Connection, slot_id: int, status: str) -> None:
@@ -168,16 +172,34 @@ def claim_number(conn: Connection, session_id: int, channel: str, appointment: s
 _PICK = (
     "SELECT id, slot_id, seq FROM sched_number WHERE session_id = :session AND channel = "
     ":channel AND status = 'free' AND " + _OPEN_SLOTS + " ORDER BY seq LIMIT :count{lock}")
+_PICK_MANY = (
+    "SELECT w.session_id, n.id, n.slot_id, n.seq FROM (VALUES {wanted}) AS w(session_id, k) "
+    "CROSS JOIN LATERAL (SELECT id, slot_id, seq FROM sched_number WHERE session_id = "
+    "w.session_id AND channel = :channel AND status = 'free' AND slot_id IN (SELECT id FROM "
+    "sched_slot WHERE session_id = w.session_id AND end_us > :now) ORDER BY seq LIMIT w.k "
+    "FOR UPDATE SKIP LOCKED) AS n")
 
 
-def pick_numbers(conn: Connection, session_id: int, channel: str, now_us: int, count: int
-                 ) -> list[tuple[int, int, int]]:
-    """Lock up to ``count`` free numbers of a session channel in open slots, skipping those
-    others are taking; return (number id, slot id, 号序) in order."""
-    sql = _PICK.format(lock="" if is_sqlite(conn) else " FOR UPDATE SKIP LOCKED")
-    rows = run(conn, sql, {"session": session_id, "channel": channel, "now": now_us,
-                           "count": count})
-    return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+def pick_numbers(conn: Connection, wanted: Mapping[int, int], channel: str, now_us: int
+                 ) -> dict[int, list[tuple[int, int, int]]]:
+    """Lock up to ``wanted[session]`` free numbers of each session's channel in open slots,
+    skipping those others are taking; return {session: [(number id, slot id, 号序)]} in order
+    (one statement on PostgreSQL)."""
+    picked: dict[int, list[tuple[int, int, int]]] = {s: [] for s in wanted}
+    if is_sqlite(conn):
+        for session_id, count in wanted.items():
+            picked[session_id] = [(int(r[0]), int(r[1]), int(r[2])) for r in run(
+                conn, _PICK.format(lock=""), {"session": session_id, "channel": channel,
+                                              "now": now_us, "count": count})]
+        return picked
+    params: dict[str, Any] = {"channel": channel, "now": now_us}
+    for i, (session_id, count) in enumerate(sorted(wanted.items())):
+        params[f"s{i}"], params[f"k{i}"] = session_id, count
+    rows = ", ".join(f"(CAST(:s{i} AS BIGINT), CAST(:k{i} AS INTEGER))"
+                     for i in range(len(wanted)))
+    for r in run(conn, _PICK_MANY.format(wanted=rows), params):
+        picked[int(r[0])].append((int(r[1]), int(r[2]), int(r[3])))
+    return picked
 
 
 def take_numbers(conn: Connection, taken: Sequence[tuple[str, str, int, int]]) -> None:
@@ -198,22 +220,15 @@ def insert_appointments(conn: Connection, rows: Sequence[dict[str, Any]]) -> Non
         conn.exec_driver_sql(sql if is_sqlite(conn) else _pg(sql), [dict(r) for r in rows])
 
 
-def patients_state(conn: Connection, patients: Sequence[str], now_us: int
-                   ) -> dict[str, tuple[bool, tuple[int, str] | None]]:
-    """Return {patient: (deleted, longest running suspension)} for the known ones."""
+def bookable_patients(conn: Connection, patients: Sequence[str], now_us: int) -> set[str]:
+    """Return those of ``patients`` that are known, not deleted and not suspended."""
     marks = ", ".join(f":p{i}" for i in range(len(patients)))
     params: dict[str, Any] = {f"p{i}": p for i, p in enumerate(patients)}
-    out: dict[str, tuple[bool, tuple[int, str] | None]] = {
-        str(r[0]): (bool(r[1]), None) for r in run(
-            conn, f"SELECT fid, deleted FROM resource WHERE rtype = 'Patient' AND fid IN "
-                  f"({marks})", params)}
-    rows = run(conn, "SELECT patient, until_us, reason FROM sched_suspension WHERE patient IN "
-                     f"({marks}) AND from_us <= :now AND until_us > :now ORDER BY until_us",
-               {**params, "now": now_us})
-    for patient, until, reason in rows:
-        if patient in out:
-            out[patient] = (out[patient][0], (int(until), str(reason)))
-    return out
+    rows = run(conn, "SELECT r.fid FROM resource r WHERE r.rtype = 'Patient' AND r.fid IN "
+                     f"({marks}) AND r.deleted = :no AND NOT EXISTS (SELECT 1 FROM "
+                     "sched_suspension s WHERE s.patient = r.fid AND s.from_us <= :now AND "
+                     "s.until_us > :now)", {**params, "now": now_us, "no": False})
+    return {str(r[0]) for r in rows}
 
 
 def channel_free(conn: Connection, session_id: int, channel: str, slot_id: int | None = None
@@ -281,10 +296,11 @@ def claim_places(conn: Connection, patient: str, day: str, scopes: Sequence[tupl
     return None
 
 
-def release_person(conn: Connection, appointment: str) -> None:
-    """Give back the per-person places of an appointment."""
-    conn.execute(delete(sched_person_claim).where(
-        sched_person_claim.c.appointment == appointment))
+def release_person(conn: Connection, *appointments: str) -> None:
+    """Give back the per-person places of appointments."""
+    if appointments:
+        conn.execute(delete(sched_person_claim).where(
+            sched_person_claim.c.appointment.in_(appointments)))
 
 
 @cache

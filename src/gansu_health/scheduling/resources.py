@@ -75,6 +75,15 @@ class Visit:
 
 
 @dataclass(frozen=True, slots=True)
+class Target:
+    """Where to book: a session, optionally one slot of it (and the session if read)."""
+
+    session_id: int
+    slot_id: int | None = None
+    visit: Visit | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SlotRef:
     """A time slot of a session."""
 
@@ -98,6 +107,17 @@ class Booking:
     reason: str | None = None
     reason_text: str | None = None
     rescheduled_from: str | None = None
+
+
+def message(topic: str, visit: Visit, row: dict[str, Any], **extra: Any
+            ) -> tuple[str, dict[str, Any]]:
+    """Return the ``scheduling.appointment.<topic>`` event of a booking row."""
+    return f"scheduling.appointment.{topic}", {
+        "appointment": f"Appointment/{row['id']}", "patient": f"Patient/{row['patient']}",
+        "schedule": f"Schedule/{visit.schedule}", "institution": visit.institution,
+        "department": visit.department, "day": visit.day, "period": visit.period,
+        "channel": row["channel"], "number": row.get("number_seq"), "fee": visit.fee_cents,
+        **extra}
 
 
 def instant(micros: int, zone: ZoneInfo) -> str:

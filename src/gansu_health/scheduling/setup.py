@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from gansu_health.scheduling import admin_ops, operations, resources
+from gansu_health.scheduling import admin_ops, desk_ops, operations, resources
 from gansu_health.scheduling.booking import Scheduler
 
 if TYPE_CHECKING:
@@ -27,3 +27,4 @@ def setup(api: FhirApi) -> None:
     operations.attach(api, Scheduler(store, api.settings.node_id, ZoneInfo(api.settings.timezone)))
     operations.register(api.registry)
     admin_ops.register(api.registry)
+    desk_ops.register(api.registry)

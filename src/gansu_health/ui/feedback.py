@@ -20,6 +20,17 @@ BY_EXPRESSION = {
     ("phone", 400): N_("Please enter an 11-digit mobile number."),
     ("phone", 422): N_("Please enter an 11-digit mobile number."),
     ("relationship", 400): N_("Please choose the relationship."),
+    ("date", 409): N_("This clinic session is over or stopped."),
+    ("reason", 400): N_("Please give a reason."),
+    ("code", 400): N_("This is not an e-health card QR code."),
+    ("code", 409): N_("This code was already used. Ask for a fresh code."),
+    ("code", 422): N_("The code is expired, forged or of a revoked card. Ask for a fresh code."),
+    ("Appointment", 422): N_("This cannot be done now: the time allowed has passed or not "
+                             "yet begun."),
+    ("Appointment", 409): N_("This booking is not in a state that allows it."),
+    ("slot", 409): N_("No number is left at this time. Choose another time."),
+    ("patient", 422): N_("This patient cannot book now (a limit is reached or booking is "
+                         "suspended)."),
 }
 BY_MESSAGE = {NO_MATCH: N_("No registered resident has this ID number and name.")}
 

@@ -21,29 +21,49 @@
     return chartsLoading;
   }
 
+  var PALETTE = ["#0b6e4f", "#1f4fd1", "#a4161a"];
+
+  function barOptions(data) {
+    return {
+      aria: { enabled: true }, animation: false, color: PALETTE,
+      legend: { top: 0 },
+      grid: { left: 48, right: 16, top: 40, bottom: 80 },
+      tooltip: { trigger: "axis", renderMode: "richText" },
+      xAxis: { type: "category", data: data.categories, axisLabel: { rotate: 40, interval: 0 } },
+      yAxis: { type: "value", name: data.unit, max: 100 },
+      series: data.series.map(function (s) {
+        return { type: "bar", name: s.name, data: s.data };
+      })
+    };
+  }
+
+  function lineOptions(data) {
+    var series = [{
+      type: "line", name: data.label, data: data.points, symbolSize: 8,
+      lineStyle: { width: 3 }, itemStyle: { color: "#0b6e4f" },
+      markArea: data.low !== null && data.high !== null ? {
+        silent: true, itemStyle: { color: "rgba(11,110,79,0.10)" },
+        data: [[{ yAxis: data.low, name: data.range }, { yAxis: data.high }]]
+      } : undefined
+    }];
+    return {
+      aria: { enabled: true },
+      animation: false,
+      grid: { left: 48, right: 16, top: 24, bottom: 40 },
+      tooltip: { trigger: "axis", renderMode: "richText" },
+      xAxis: { type: "time" },
+      yAxis: { type: "value", name: data.unit, scale: true },
+      series: series
+    };
+  }
+
   function drawChart(el) {
     if (el.dataset.drawn) { return; }
     var data = JSON.parse(document.getElementById(el.dataset.chart).textContent);
     loadCharts(el.dataset.echarts).then(function (echarts) {
       el.dataset.drawn = "1";
       var chart = echarts.init(el, null, { renderer: "canvas" });
-      var series = [{
-        type: "line", name: data.label, data: data.points, symbolSize: 8,
-        lineStyle: { width: 3 }, itemStyle: { color: "#0b6e4f" },
-        markArea: data.low !== null && data.high !== null ? {
-          silent: true, itemStyle: { color: "rgba(11,110,79,0.10)" },
-          data: [[{ yAxis: data.low, name: data.range }, { yAxis: data.high }]]
-        } : undefined
-      }];
-      chart.setOption({
-        aria: { enabled: true },
-        animation: false,
-        grid: { left: 48, right: 16, top: 24, bottom: 40 },
-        tooltip: { trigger: "axis", renderMode: "richText" },
-        xAxis: { type: "time" },
-        yAxis: { type: "value", name: data.unit, scale: true },
-        series: series
-      });
+      chart.setOption(data.kind === "bars" ? barOptions(data) : lineOptions(data));
       window.addEventListener("resize", function () { chart.resize(); });
     });
   }

@@ -1,0 +1,43 @@
+"""The pool's invariants after a race, shared by the concurrency tests."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from gansu_health.scheduling import repository as repo
+from gansu_health.scheduling.models import sched_appointment, sched_number, sched_slot
+
+
+def assert_pool_consistent(api: Any, conn: Connection, successes: list[str]) -> None:
+    """No overbooking, no duplicate, every success one appointment, Slots matching numbers."""
+    A, N = sched_appointment, sched_number
+    active = list(conn.execute(select(A).where(A.c.status.in_(["held", "booked"]))))
+    # every success is exactly one appointment row and one FHIR Appointment
+    assert len(set(successes)) == len(successes)
+    rows = {r.id: r for r in conn.execute(select(A).where(A.c.id.in_(successes)))}
+    assert set(rows) == set(successes)
+    stored = api.service.store.rids_of(conn, [("Appointment", f) for f in successes])
+    assert len(stored) == len(successes)
+    # no number is held by two appointments, and every active appointment holds one number
+    taken = {r.appointment: r for r in conn.execute(select(N).where(
+        N.c.status.in_(["held", "booked"])))}
+    assert set(taken) == {r.id for r in active}
+    for r in active:
+        assert taken[r.id].slot_id == r.slot_id and taken[r.id].seq == r.number_seq
+    # no slot over its capacity
+    counted = conn.execute(select(N.c.slot_id, func.count()).group_by(N.c.slot_id))
+    capacity: dict[int, int] = {int(row[0]): int(row[1]) for row in counted}
+    used = Counter(r.slot_id for r in active)
+    assert all(used[s] <= capacity[s] for s in used)
+    # one active booking per person per day per department
+    per_person = Counter((r.patient, r.day, r.department) for r in active)
+    assert max(per_person.values()) == 1
+    # the FHIR Slot status matches the numbers left
+    for slot_row in conn.execute(select(sched_slot)):
+        free = repo.open_numbers(conn, slot_row.id)
+        assert slot_row.status == ("free" if free else "busy"), slot_row
+        body = api.service.store.read(conn, "Slot", slot_row.fid).json()
+        assert body["status"] == slot_row.status

@@ -71,7 +71,8 @@ def build_engine(url: str | None = None, settings: Settings | None = None) -> En
     if url.startswith("sqlite"):
         return _sqlite_engine(url, settings)
     return create_engine(url, echo=settings.sql_echo, pool_size=settings.db_pool_size,
-                         max_overflow=20, pool_pre_ping=True)
+                         max_overflow=20, pool_pre_ping=settings.db_pool_pre_ping,
+                         pool_recycle=1800)
 
 
 @lru_cache

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     strict_search_default: bool = False
     sqlite_busy_timeout_ms: int = 30_000
     db_pool_size: int = 10
+    # a liveness round trip before each pooled connection is used; off by default (one failed
+    # request after a database restart invalidates the pool), on for flaky networks
+    db_pool_pre_ping: bool = False
     sql_echo: bool = False
     security_enabled: bool = Field(
         default=True, description="require a token and enforce scopes; off only to benchmark")

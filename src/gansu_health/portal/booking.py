@@ -91,6 +91,29 @@ def offers(fhir: FhirAs, hospital: str, start: date, end: date, *,
     return [_offer(e["resource"]) for e in bundle.get("entry") or []]
 
 
+def _value(part: Json) -> Any:
+    return next((v for k, v in part.items() if k.startswith("value")), None)
+
+
+def sessions(fhir: FhirAs, hospital: str, start: date, end: date, *, department: str = ""
+             ) -> list[Offer]:
+    """Clinic sessions of a hospital with open online numbers (``Appointment/$availability``;
+    ``slot`` is empty: a session, not a time slot), earliest first."""
+    answer = fhir.call("GET", "Appointment/$availability", [
+        ("organization", hospital), ("start", start.isoformat()), ("end", end.isoformat())])
+    out = []
+    for param in answer.get("parameter") or []:
+        values = {p["name"]: _value(p) for p in param.get("part") or []}
+        service = str(values["department"]["reference"]).removeprefix("HealthcareService/")
+        if department and service != department:
+            continue
+        out.append(Offer("", str(values["actor"]["reference"]).removeprefix("PractitionerRole/"),
+                         str(values["display"]), service, str(values["start"]),
+                         str(values["end"]), int(values["remaining"]),
+                         float(values["fee"]["value"])))
+    return out
+
+
 def window(today: date) -> list[date]:
     """The days a citizen can book: today and the next week."""
     return [today + timedelta(days=i) for i in range(DAYS_AHEAD + 1)]

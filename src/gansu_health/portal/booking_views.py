@@ -54,12 +54,12 @@ def book_page(request: Request, hospital: str = "", date: str = "", department: 
     today = booking.today_in(who.zone)
     day = booking.parse_day(date, today) if date else None
     if day is None:
-        found_all = booking.offers(who.fhir, place.id, today, booking.window(today)[-1])
+        found_all = booking.sessions(who.fhir, place.id, today, booking.window(today)[-1])
         return show(request, "book_date.html", {
             **values, "step": 1, "days": booking.window(today),
             "open": booking.tally(found_all, lambda o: o.day)}, page=who.page)
-    found = booking.offers(who.fhir, place.id, day, day, department=department[:64],
-                           role=doctor[:64])
+    found = (booking.offers(who.fhir, place.id, day, day, role=doctor[:64]) if doctor else
+             booking.sessions(who.fhir, place.id, day, day, department=department[:64]))
     if not department:
         return show(request, "book_department.html", {
             **values, "step": 2, "open": booking.tally(found, lambda o: o.department)},

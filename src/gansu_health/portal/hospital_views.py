@@ -47,8 +47,8 @@ def hospital_page(request: Request, org_id: str) -> Response:
     fhir = _fhir(request, page)
     hospital, departments = hospitals.hospital_detail(fhir, org_id, page.lang)
     today = booking.today_in(renderer(request).zone)
-    soonest = booking.next_free(booking.offers(fhir, hospital.id, today,
-                                               booking.window(today)[-1]))
+    soonest = booking.next_free(booking.sessions(fhir, hospital.id, today,
+                                                 booking.window(today)[-1]))
     return show(request, "hospital.html", {
         "hospital": hospital, "departments": departments, "soonest": soonest,
         "extensions": request.app.state.ui_slots.items("hospital")}, page=page)

@@ -113,3 +113,26 @@ def queue_position(conn: Connection, row: Any) -> int | None:
     if row.status not in ("booked", "arrived") or row.number_seq is None:
         return None
     return ahead(conn, row.session_id, row.number_seq)
+
+
+def open_sessions(conn: Connection, institution: str, start: str, end: str, channel: str
+                  ) -> list[tuple[Visit, int]]:
+    """Released, unfinished open sessions of an institution with their untaken numbers of
+    ``channel`` in slots not yet over (a summary of what ``$find`` would propose)."""
+    now_us = to_micros(now())
+    reserve = channel in pol.RESERVE_CHANNELS
+    found = [v for v in repo.visits(conn, repo.S.c.institution == institution,
+                                    repo.S.c.day >= start, repo.S.c.day <= end,
+                                    repo.S.c.status == "open")
+             if now_us >= (v.reserve_release_us if reserve else v.release_us)
+             and v.end_us > now_us]
+    free = repo.availability(conn, [v.session_id for v in found], channel)
+    out = []
+    for visit in found:
+        counts = free.get(visit.session_id) or {}
+        if visit.start_us < now_us:  # under way: only the slots not yet over
+            counts = {s.id: counts.get(s.id, 0) for s in repo.slots_of(conn, visit.session_id)
+                      if s.end_us > now_us}
+        if sum(counts.values()):
+            out.append((visit, sum(counts.values())))
+    return out

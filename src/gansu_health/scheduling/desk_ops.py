@@ -1,4 +1,4 @@
-"""Operations for the registrar's desk and the waiting room (see ``desk``).
+"""Operations for the registrar's desk, the waiting room and the booking pages (see ``desk``).
 
 ``Schedule/<id>/$templates`` (read) answers the weekly templates; ``Schedule/<id>/$sessions``
 (``start``, ``end``; default the next 14 days) the sessions with their numbers per channel and
@@ -6,7 +6,9 @@ status; ``Schedule/<id>/$extra-numbers`` (``date``, ``period``, ``count``, ``cha
 ``window`` —, ``reason``) adds numbers (加号) to an open session — all for registrars
 (access ``schedule``). ``Appointment/<id>/$queue`` (``patient``) answers a booking's status,
 number and the patients ahead of it (access ``booking``: the patient, their guardian or
-consenting family, hospital staff).
+consenting family, hospital staff). ``Appointment/$availability`` (``organization``,
+``start``, ``end``, ``channel``; open like ``$find``) sums a hospital's open numbers per session,
+for calendars and "next free numbers" without a proposal per slot.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from gansu_health.core.errors import UnprocessableEntity
+from gansu_health.core.errors import BadRequest, UnprocessableEntity
 from gansu_health.fhir.operations import OperationCall, OperationRegistry, OperationResult
 from gansu_health.fhir.rest.dispatch import current_request
 from gansu_health.mpi import parameters as p
@@ -99,6 +101,33 @@ def queue_op(call: OperationCall) -> OperationResult:
     return OperationResult(p.parameters(*parts))
 
 
+def availability_op(call: OperationCall) -> OperationResult:
+    """Appointment/$availability: open numbers per session of an ``organization`` from
+    ``start`` to ``end`` (default the coming week) for ``channel`` (online)."""
+    sched = scheduler_of(call.services)
+    found = inputs(call)
+    today, last = find.default_window(sched)
+    start = find.parse_day(p.text(found, "start"), today, "start")
+    end = find.parse_day(p.text(found, "end"), max(start, last), "end")
+    if end < start or (end - start).days >= find.MAX_DAYS:
+        raise BadRequest(f"end must be on or after start and at most {find.MAX_DAYS} days "
+                         "later", expression="end")
+    org = p.reference_id(found, "organization", "Organization")
+    parts = []
+    for visit, remaining in desk.open_sessions(call.conn, org, start.isoformat(),
+                                               end.isoformat(),
+                                               p.text(found, "channel") or "online"):
+        parts.append(p.part("session", [
+            p.part("date", visit.day), {"name": "period", "valueCode": visit.period},
+            p.part("start", res.instant(visit.start_us, sched.zone)),
+            p.part("end", res.instant(visit.end_us, sched.zone)),
+            p.part("actor", {"reference": visit.actor}),
+            p.part("department", {"reference": f"HealthcareService/{visit.department}"}),
+            p.part("display", visit.display), {"name": "fee", "valueMoney": res.money(
+                visit.fee_cents)}, p.part("remaining", remaining)]))
+    return OperationResult(p.parameters(*parts))
+
+
 def register(registry: OperationRegistry) -> None:
     """Register the desk and waiting-room operations."""
     schedule = {"Schedule"}
@@ -110,5 +139,8 @@ def register(registry: OperationRegistry) -> None:
     registry.register("extra-numbers", extra_numbers_op, levels=one, types=schedule,
                       writes=True, get_allowed=False, access="schedule",
                       description="Add numbers to an open clinic session (加号) with a reason")
+    registry.register("availability", availability_op, levels={"type"},
+                      types={"Appointment"}, access="open",
+                      description="Open numbers per clinic session of an institution")
     registry.register("queue", queue_op, levels=one, types={"Appointment"}, access="booking",
                       description="A booking's place in the waiting room (候诊)")

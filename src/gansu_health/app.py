@@ -84,12 +84,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
-        worker = threading.Thread(target=_deliver_events, args=(api, stop, 0.5), daemon=True,
-                                  name="outbox")
-        worker.start()
+        worker = threading.Thread(target=_deliver_events, args=(
+            api, stop, settings.event_delivery_s), daemon=True, name="outbox")
+        if settings.event_delivery_s > 0:
+            worker.start()
         yield
         stop.set()
-        worker.join(timeout=5)
+        if worker.is_alive():
+            worker.join(timeout=5)
         close = getattr(api.guard, "close", None)
         if close is not None:
             close()  # audit rows still queued

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.conftest import mint_token
@@ -130,3 +131,9 @@ def dispatch(client: TestClient) -> None:
     deliver(client)
     api = api_of(client)
     notifications_of(api).dispatch(api.engine)
+
+
+@pytest.fixture(scope="module")
+def settings(db_url: str) -> Settings:
+    """Settings without the app's own outbox thread: these tests deliver events themselves."""
+    return Settings(database_url=db_url, base_url="http://testserver/fhir", event_delivery_s=0)

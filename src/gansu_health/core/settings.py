@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     # a liveness round trip before each pooled connection is used; off by default (one failed
     # request after a database restart invalidates the pool), on for flaky networks
     db_pool_pre_ping: bool = False
+    event_delivery_s: float = Field(
+        default=0.5, description="outbox delivery and job interval of the app; 0: none here")
     sql_echo: bool = False
     security_enabled: bool = Field(
         default=True, description="require a token and enforce scopes; off only to benchmark")

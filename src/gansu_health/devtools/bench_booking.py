@@ -17,9 +17,10 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -142,6 +143,26 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+def _in_own_thread(work: Coroutine[Any, Any, Outcome]) -> Outcome:
+    """Run the load in a fresh event loop on its own thread (the caller may be inside a loop)."""
+    result: list[Outcome] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                result.append(runner.run(work))
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="rush-load")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]
+
+
 def _check(engine: Engine, out: Outcome, numbers: int) -> dict[str, int]:
     A, N = sched_appointment, sched_number
     with engine.connect() as conn:
@@ -231,8 +252,7 @@ def run(patients_n: int = 5000, numbers: int = 500, clients: int = 200, doctors:
              f"patients, {clients} clients; release at {t0:%H:%M:%S}")
         if time.time() > t0.timestamp():
             raise RuntimeError("setup took longer than the release margin; raise margin_s")
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            out = runner.run(_rush(server.base_url, token, schedules, day, people, clients,
+        out = _in_own_thread(_rush(server.base_url, token, schedules, day, people, clients,
                                    t0.timestamp(), double_click))
         engine = build_engine(url, settings)
         checks = _check(engine, out, numbers)

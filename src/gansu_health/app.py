@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
@@ -24,6 +25,7 @@ from gansu_health.fhir.rest.dispatch import FHIR_JSON, FhirApi, FhirRequest
 from gansu_health.fhir.rest.openapi import merge_into
 from gansu_health.fhir.setup import build_fhir_api
 from gansu_health.identity.accounts.install import install_accounts
+from gansu_health.identity.oauth.metadata import Urls, capability_security
 from gansu_health.identity.oauth.router import router as oauth_router
 from gansu_health.identity.policy.guard import SecurityGuard
 from gansu_health.identity.web import install_web_security
@@ -80,6 +82,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     if settings.security_enabled:
         api.guard = SecurityGuard(engine, api.service, settings.node_id,
                                   settings.audit_flush_ms, settings.token_cache_s)
+        capability = orjson.loads(api.capability)
+        capability["rest"][0]["security"] = capability_security(Urls.from_settings(settings))
+        api.capability = orjson.dumps(capability)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

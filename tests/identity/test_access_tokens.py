@@ -268,3 +268,13 @@ def test_sealed_search_values_are_masked_in_the_audit_trail(
     assert last.subtype == "search-type" and last.query is not None
     assert "620102199001011234" not in last.query and "13800138000" not in last.query
     assert "gender=female" in last.query
+
+
+def test_capability_statement_announces_smart_security(anon: TestClient) -> None:
+    security = anon.get("/fhir/metadata").json()["rest"][0]["security"]
+    assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    uris = {e["url"]: e["valueUri"] for e in security["extension"][0]["extension"]}
+    assert uris["token"] == "http://testserver/oauth/token"
+    assert uris["authorize"] == "http://testserver/oauth/authorize"
+    assert anon.get("/fhir/.well-known/smart-configuration").json()["token_endpoint"] == uris[
+        "token"]

@@ -67,3 +67,24 @@ def smart_configuration(urls: Urls) -> dict[str, Any]:
         "code_challenge_methods_supported": ["S256"],
         "capabilities": list(CAPABILITIES),
     }
+
+
+OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+
+
+def capability_security(urls: Urls) -> dict[str, Any]:
+    """``CapabilityStatement.rest.security`` announcing SMART on FHIR and its OAuth endpoints."""
+    return {
+        "cors": True,
+        "service": [{"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+            "code": "SMART-on-FHIR", "display": "SMART-on-FHIR"}],
+            "text": "OAuth2 with SMART on FHIR v2 scopes (bearer tokens)"}],
+        "extension": [{"url": OAUTH_URIS, "extension": [
+            {"url": "authorize", "valueUri": urls.authorize},
+            {"url": "token", "valueUri": urls.token},
+            {"url": "introspect", "valueUri": urls.introspect},
+            {"url": "revoke", "valueUri": urls.revoke}]}],
+        "description": "Every interaction needs a bearer token; see "
+                       f"{urls.fhir_base}/.well-known/smart-configuration",
+    }

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from sqlalchemy import Connection, Engine
 
-from gansu_health.core.errors import Forbidden
+from gansu_health.core.errors import Forbidden, Gone, NotFound
 from gansu_health.fhir.compartment import PatientCompartments
 from gansu_health.fhir.operations import Operation
 from gansu_health.fhir.rest.dispatch import FhirRequest
@@ -32,6 +32,9 @@ from gansu_health.identity.web.ratelimit import check_client_quota
 PUBLIC_PATHS = frozenset({"metadata"})
 BREAK_GLASS_HEADER = "x-break-glass-reason"  # percent-encoded UTF-8 (headers are Latin-1)
 PATIENT_PARAMS = ("patient", "subject", "beneficiary")
+# where registry resources name the institution they belong to
+OWNER_ELEMENTS = {"PractitionerRole": ("organization",), "HealthcareService": ("providedBy",),
+                  "Location": ("managingOrganization",), "Device": ("owner",), "Schedule": ()}
 
 
 def _deny(reason: str) -> Forbidden:
@@ -198,6 +201,7 @@ class SecurityGuard:
         if op.access == "indicators" and who.roles & rules.INDICATOR_ROLES:
             return  # supervisors: the operation keeps them to their region
         if op.access == "schedule" and who.roles & rules.SCHEDULE_ROLES:
+            self._own_institution(conn, who, rtype, fid, op.name)
             return
         if op.access in ("card-terminal", "card-holder"):
             self._card(conn, req, op, fid)
@@ -226,6 +230,37 @@ class SecurityGuard:
             return
         raise _deny(f"${op.name} is for the card holder, their guardian or a family member who "
                     "has consented")
+
+    def _own_institution(self, conn: Connection, who: Principal, rtype: str | None,
+                         fid: str | None, name: str) -> None:
+        """Staff run the schedules of their own institution only."""
+        if rtype is None or fid is None:
+            return
+        places = self._institutions(conn, rtype, fid, depth=2)
+        if who.organization not in places:
+            raise _deny(f"${name} on {rtype}/{fid} belongs to another institution than yours "
+                        f"(Organization/{who.organization})")
+
+    def _institutions(self, conn: Connection, rtype: str, fid: str, depth: int) -> set[str]:
+        """The Organizations a registry or scheduling resource belongs to."""
+        if rtype == "Organization":
+            return {fid}
+        try:
+            body = self.service.store.read(conn, rtype, fid).json()
+        except (NotFound, Gone):
+            return set()
+        refs = [body.get(key) for key in OWNER_ELEMENTS.get(rtype, ())]
+        if rtype == "Schedule" and depth > 0:
+            refs += body.get("actor") or []
+        found: set[str] = set()
+        for ref in refs:
+            target = (ref or {}).get("reference", "") if isinstance(ref, dict) else ""
+            kind, _, ident = target.partition("/")
+            if kind == "Organization":
+                found.add(ident)
+            elif kind in OWNER_ELEMENTS and ident and depth > 0:
+                found |= self._institutions(conn, kind, ident, depth - 1)
+        return found
 
     def _booking_patient(self, conn: Connection, req: FhirRequest, body: Any) -> None:
         who = self._who(req)

@@ -3,12 +3,49 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
 
+from gansu_health.core.database import build_engine
+from gansu_health.core.settings import Settings
+from gansu_health.devtools.bench_booking_data import clinics, load_facility, patients
+from gansu_health.fhir.rest.dispatch import FhirApi
+from gansu_health.fhir.setup import build_fhir_api
 from gansu_health.scheduling import repository as repo
+from gansu_health.scheduling.booking import Scheduler
 from gansu_health.scheduling.models import sched_appointment, sched_number, sched_slot
+from gansu_health.scheduling.operations import scheduler_of
+from gansu_health.scheduling.resources import Target
+
+
+@dataclass
+class RaceWorld:
+    """Three doctors' morning sessions a few days ahead and the patients racing for them."""
+
+    engine: Engine
+    api: FhirApi
+    sched: Scheduler
+    people: list[str]
+    targets: list[Target]
+
+
+def race_world(settings: Settings, people: int, prefix: str, days_ahead: int,
+               per_slot: int) -> RaceWorld:
+    """Build the race's world on the module's database."""
+    engine = build_engine(settings.database_url, settings)
+    api = build_fhir_api(settings, engine)
+    doctors = load_facility(api)
+    residents = patients(settings, engine, people, prefix=prefix)
+    day = (datetime.now(ZoneInfo(settings.timezone)) + timedelta(days=days_ahead)).date()
+    schedules = clinics(api, [d.role_id for d in doctors[:3]], day, per_slot)
+    with engine.connect() as conn:
+        sessions = [repo.session_at(conn, s, day.isoformat(), "morning") for s in schedules]
+    targets = [Target(v.session_id) for v in sessions if v is not None]
+    return RaceWorld(engine, api, scheduler_of(api), residents, targets)
 
 
 def assert_pool_consistent(api: Any, conn: Connection, successes: list[str]) -> None:

@@ -4,37 +4,23 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from tests.scheduling.invariants import assert_pool_consistent
+from tests.scheduling.invariants import assert_pool_consistent, race_world
 
-from gansu_health.core.database import build_engine, write_transaction
+from gansu_health.core.database import write_transaction
 from gansu_health.core.errors import PlatformError
 from gansu_health.core.settings import Settings
-from gansu_health.devtools.bench_booking_data import clinics, load_facility, patients
-from gansu_health.fhir.setup import build_fhir_api
-from gansu_health.scheduling import repository as repo
 from gansu_health.scheduling.batch import Combiner
 from gansu_health.scheduling.models import sched_appointment
-from gansu_health.scheduling.operations import scheduler_of
-from gansu_health.scheduling.resources import Target
 
 THREADS = 24
 
 
 def test_the_combiner_books_together_and_leaves_the_rest_to_take(settings: Settings) -> None:
-    engine = build_engine(settings.database_url, settings)
-    api = build_fhir_api(settings, engine)
-    sched = scheduler_of(api)
-    doctors = load_facility(api)
-    people = patients(settings, engine, 40, prefix="batch-")
-    day = (datetime.now(ZoneInfo(settings.timezone)) + timedelta(days=3)).date()
-    schedules = clinics(api, [d.role_id for d in doctors[:3]], day, 5)
-    with engine.connect() as conn:
-        sessions = [repo.session_at(conn, s, day.isoformat(), "morning") for s in schedules]
-    targets = [Target(v.session_id) for v in sessions if v is not None]
+    world = race_world(settings, 40, "batch-", days_ahead=3, per_slot=5)
+    engine, api, sched, people, targets = (world.engine, world.api, world.sched, world.people,
+                                           world.targets)
     combiner = Combiner(sched, engine)
     successes: list[str] = []
     alone: list[str] = []

@@ -9,12 +9,10 @@ from starlette.responses import RedirectResponse, Response
 
 from gansu_health.console.navigation import nav_for
 from gansu_health.console.pages import show, staff
-from gansu_health.core.database import write_transaction
 from gansu_health.core.errors import PlatformError
 from gansu_health.identity.accounts import flows
 from gansu_health.identity.accounts.sessions import (
     clear_session_cookie,
-    session_cookie,
     set_session_cookie,
 )
 from gansu_health.identity.accounts.views import safe_next
@@ -55,13 +53,9 @@ def sign_in(request: Request, username: Text = "", password: Text = "", totp: Te
 @router.post("/signout")
 def sign_out(request: Request) -> Response:
     """End the staff session."""
-    d = flows.deps(request)
-    session_id = session_cookie(request.scope, d.settings)
-    if session_id:
-        with write_transaction(d.engine) as conn:
-            d.accounts.logout(conn, session_id, flows.client_context(request))
+    flows.sign_out(request)
     response = RedirectResponse("/console/signin", 303)
-    clear_session_cookie(response, d.settings)
+    clear_session_cookie(response, flows.deps(request).settings)
     return response
 
 

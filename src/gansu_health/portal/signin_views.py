@@ -7,12 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from gansu_health.core.database import write_transaction
 from gansu_health.core.errors import PlatformError
 from gansu_health.identity.accounts import flows
 from gansu_health.identity.accounts.sessions import (
     clear_session_cookie,
-    session_cookie,
     set_session_cookie,
 )
 from gansu_health.identity.accounts.sms import mask_phone
@@ -62,12 +60,8 @@ def sign_in(request: Request, phone: Text = "", code: Text = "", next: Next = "/
 @router.post("/signout")
 def sign_out(request: Request) -> Response:
     """End the session (audited) and return to the home page."""
-    d = flows.deps(request)
-    session_id = session_cookie(request.scope, d.settings)
-    if session_id:
-        with write_transaction(d.engine) as conn:
-            d.accounts.logout(conn, session_id, flows.client_context(request))
+    flows.sign_out(request)
     response = RedirectResponse("/?signed_out=1", 303)
-    clear_session_cookie(response, d.settings)
+    clear_session_cookie(response, flows.deps(request).settings)
     return response
 

@@ -116,6 +116,16 @@ def staff_login(request: Request, username: str, password: str, totp_code: str |
     return result.unwrap()
 
 
+def sign_out(request: Request) -> bool:
+    """End the browser's session (audited); False when it had none. The caller clears the cookie."""
+    d = deps(request)
+    session_id = session_cookie(request.scope, d.settings)
+    if not session_id:
+        return False
+    with write_transaction(d.engine) as conn:
+        return d.accounts.logout(conn, session_id, client_context(request))
+
+
 def _retire_previous(request: Request, d: Deps, conn: Connection, result: SignIn) -> None:
     """End the session the browser had before a successful sign-in (no session fixation)."""
     if result.error is not None:

@@ -18,7 +18,6 @@ from gansu_health.identity.accounts.sessions import (
     SessionInfo,
     clear_session_cookie,
     current_session,
-    session_cookie,
     set_session_cookie,
 )
 from gansu_health.identity.accounts.sms import mask_phone
@@ -114,14 +113,8 @@ def staff_login(request: Request, body: StaffLogin) -> JSONResponse:
 @router.post("/logout")
 def logout(request: Request) -> JSONResponse:
     """End the browser session and clear its cookie."""
-    d = flows.deps(request)
-    session_id = session_cookie(request.scope, d.settings)
-    ended = False
-    if session_id:
-        with write_transaction(d.engine) as conn:
-            ended = d.accounts.logout(conn, session_id, flows.client_context(request))
-    response = JSONResponse({"signed_out": ended})
-    clear_session_cookie(response, d.settings)
+    response = JSONResponse({"signed_out": flows.sign_out(request)})
+    clear_session_cookie(response, flows.deps(request).settings)
     return response
 
 

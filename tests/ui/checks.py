@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Error as PlaywrightError
 from tests.ui.conftest import VIEWPORTS
 
 BLOCKING = {"serious", "critical"}
@@ -29,9 +30,29 @@ def screenshots(page: Any, folder: Path, name: str) -> None:
     page.set_viewport_size(before)
 
 
+def settled_lang(page: Any, attempts: int = 5) -> str:
+    """The page's language once a navigation a click may have started has finished loading."""
+    for _ in range(attempts):
+        page.wait_for_load_state("load")
+        try:
+            lang = page.evaluate("document.documentElement && document.documentElement.lang")
+        except PlaywrightError:  # the document was swapped while we looked
+            lang = None
+        if lang:
+            return str(lang)
+        page.wait_for_timeout(200)
+    return ""
+
+
+def follow(page: Any, target: Any) -> None:
+    """Click a link or submit button and wait until the page it leads to has loaded."""
+    with page.expect_navigation():
+        target.click()
+
+
 def check_page(page: Any, folder: Path, name: str) -> None:
     """Check the current page's accessibility and keep its screenshots."""
-    assert page.evaluate("document.documentElement.lang") in ("zh-CN", "en")
+    assert settled_lang(page) in ("zh-CN", "en")
     problems = accessibility_violations(page)
     assert not problems, f"{name}: " + "\n".join(problems)
     screenshots(page, folder, name)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.ui.checks import check_page
+from tests.ui.checks import check_page, follow
 from tests.ui.conftest import UiWorld
 from tests.ui.journeys import (
     HOSPITAL,
@@ -48,13 +48,13 @@ def test_book_for_a_child_pay_show_the_card_and_check_in(
     page.goto(f"/hospitals/{HOSPITAL}")
     assert page.get_by_role("heading", name="近期余号").is_visible()
     check_page(page, artefacts, "hospital-next-numbers")
-    page.get_by_role("link", name="预约挂号").last.click()
+    follow(page, page.get_by_role("link", name="预约挂号").last)
     check_page(page, artefacts, "book-date")
-    page.locator(".choices a.choice").first.click()  # today: the session open now
+    follow(page, page.locator(".choices a.choice").first)  # today: the session open now
     check_page(page, artefacts, "book-department")
-    page.get_by_role("link", name=re.compile(session.department)).click()
+    follow(page, page.get_by_role("link", name=re.compile(session.department)))
     check_page(page, artefacts, "book-doctor")
-    page.get_by_role("link", name=re.compile(session.doctor)).click()
+    follow(page, page.get_by_role("link", name=re.compile(session.doctor)))
     check_page(page, artefacts, "book-time")
     page.locator(".choices a.choice").first.click()
     page.get_by_role("radio", name=child.name).check()
@@ -86,6 +86,7 @@ def test_book_for_a_child_pay_show_the_card_and_check_in(
     desk = page_factory("desktop")
     staff_sign_in(desk, ui_world.staff("desk1", "registrar", HOSPITAL))
     desk.get_by_role("navigation", name="主导航").get_by_role("link", name="签到台").click()
+    desk.wait_for_url("**/console/checkin")
     check_page(desk, artefacts, "console-checkin")
     # the code on the phone now, as the resident shows it at the desk (the page swaps codes well
     # before they expire, so the shown one is valid for a while even on a slow machine)

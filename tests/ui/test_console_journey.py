@@ -62,8 +62,10 @@ def test_admin_edits_department_hours(page_factory: Any, ui_world: UiWorld,
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="机构人员管理").click()
     page.get_by_label("机构名称").fill("天水市第一人民医院")
     page.get_by_role("button", name="搜索").click()
+    page.wait_for_url(re.compile(r"/console/registry\?q="))
     check_page(page, artefacts, "console-registry")
     page.get_by_role("link", name="天水市第一人民医院").click()
+    page.wait_for_url(re.compile(r"/console/registry/Organization/"))
     check_page(page, artefacts, "console-registry-org")
     department = page.get_by_role("table").first.get_by_role("link").first
     name = department.inner_text()

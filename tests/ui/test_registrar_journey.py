@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.ui.checks import check_page
+from tests.ui.checks import check_page, follow
 from tests.ui.conftest import UiWorld
 from tests.ui.journeys import (
     HOSPITAL,
@@ -39,7 +39,7 @@ def test_registrar_stops_a_clinic_and_the_resident_is_refunded(
     nav = page.get_by_role("navigation", name="主导航")
     assert nav.get_by_role("link", name="签到台").is_visible()
     assert nav.get_by_role("link", name="预约指标").count() == 0  # supervisors only
-    nav.get_by_role("link", name="排班管理").click()
+    follow(page, nav.get_by_role("link", name="排班管理"))
     check_page(page, artefacts, "console-schedules")
     page.get_by_role("link", name=f"管理 {session.doctor}").click()
     page.get_by_role("heading", name="每周排班模板").wait_for()

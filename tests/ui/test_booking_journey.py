@@ -56,7 +56,7 @@ def test_book_for_a_child_pay_show_the_card_and_check_in(
     check_page(page, artefacts, "book-doctor")
     follow(page, page.get_by_role("link", name=re.compile(session.doctor)))
     check_page(page, artefacts, "book-time")
-    page.locator(".choices a.choice").first.click()
+    follow(page, page.locator(".choices a.choice").first)
     page.get_by_role("radio", name=child.name).check()
     check_page(page, artefacts, "book-confirm")
     page.get_by_role("button", name="锁定号源并支付").click()
@@ -70,7 +70,7 @@ def test_book_for_a_child_pay_show_the_card_and_check_in(
     check_page(page, artefacts, "appointment-booked")
     appointment_url = page.url
 
-    page.get_by_role("link", name="出示电子健康卡").click()
+    follow(page, page.get_by_role("link", name="出示电子健康卡"))
     page.get_by_role("button", name="申领电子健康卡").click()
     qr = page.get_by_role("img", name=re.compile(f"{child.name}的电子健康卡二维码"))
     qr.wait_for()
@@ -85,7 +85,7 @@ def test_book_for_a_child_pay_show_the_card_and_check_in(
 
     desk = page_factory("desktop")
     staff_sign_in(desk, ui_world.staff("desk1", "registrar", HOSPITAL))
-    desk.get_by_role("navigation", name="主导航").get_by_role("link", name="签到台").click()
+    follow(desk, desk.get_by_role("navigation", name="主导航").get_by_role("link", name="签到台"))
     desk.wait_for_url("**/console/checkin")
     check_page(desk, artefacts, "console-checkin")
     # the code on the phone now, as the resident shows it at the desk (the page swaps codes well

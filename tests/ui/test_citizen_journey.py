@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.ui.checks import check_page
+from tests.ui.checks import check_page, follow
 from tests.ui.conftest import UiWorld
 from tests.ui.journeys import add_child, bind, sign_in
 
@@ -27,27 +27,27 @@ def test_resident_journey(page_factory: Any, ui_world: UiWorld, artefacts: Path)
     assert page.get_by_role("heading", name=re.compile(ui_world.child.name)).is_visible()
     check_page(page, artefacts, "me")
 
-    page.get_by_role("link", name="我的档案").first.click()
+    follow(page, page.get_by_role("link", name="我的档案").first)
     page.get_by_role("heading", name="诊断", exact=True).wait_for()
     assert "2型糖尿病" in page.locator("main").inner_text()
     check_page(page, artefacts, "records-visits")
 
-    page.get_by_role("link", name="检验检查", exact=True).click()
+    follow(page, page.get_by_role("link", name="检验检查", exact=True))
     row = page.get_by_role("row", name=re.compile("糖化血红蛋白"))
     assert "4–6 %" in row.inner_text()
     check_page(page, artefacts, "records-results")
-    row.get_by_role("link").click()
+    follow(page, row.get_by_role("link"))
     page.locator(".chart canvas").wait_for()  # ECharts loaded from /static and drew the trend
     assert page.get_by_role("table").get_by_text("参考范围").count() == 1
     check_page(page, artefacts, "records-trend")
 
-    page.get_by_role("link", name="处方").click()
+    follow(page, page.get_by_role("link", name="处方"))
     assert "二甲双胍" in page.locator("main").inner_text()
     check_page(page, artefacts, "records-prescriptions")
 
     page.locator("#who").select_option(ui_world.child.patient_id)
-    page.get_by_role("button", name="查看", exact=True).click()
-    page.get_by_role("link", name="预防接种").click()
+    follow(page, page.get_by_role("button", name="查看", exact=True))
+    follow(page, page.get_by_role("link", name="预防接种"))
     assert "麻腮风疫苗" in page.locator("main").inner_text()
     check_page(page, artefacts, "records-vaccines-child")
 
@@ -69,13 +69,13 @@ def test_hospital_navigation_and_articles(page_factory: Any, ui_world: UiWorld,
     assert "/hospitals?" in page.url and "city=620500" in page.url  # hx-push-url
     page.get_by_label("等级").select_option("3")
     page.get_by_role("heading", name=re.compile("天水市第一人民医院")).wait_for()
-    page.get_by_role("link", name="天水市第一人民医院").click()
+    follow(page, page.get_by_role("link", name="天水市第一人民医院"))
     assert "开诊时间" in page.locator("main").inner_text()
     assert "周一至周五 08:00–17:30" in page.locator("main").inner_text()
     check_page(page, artefacts, "hospital")
 
     page.goto("/articles")
-    page.get_by_role("link", name=re.compile("高血压")).click()
+    follow(page, page.get_by_role("link", name=re.compile("高血压")))
     assert "5克" in page.locator("main").inner_text()
     check_page(page, artefacts, "article")
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.ui.checks import check_page
+from tests.ui.checks import check_page, follow
 from tests.ui.conftest import UiWorld
 from tests.ui.journeys import staff_sign_in
 
@@ -32,10 +32,10 @@ def test_steward_merges_a_possible_duplicate_then_undoes_it(
     check_page(page, artefacts, "console-home")
 
     own_before = match_golden(ui_world, ui_world.duplicate_id)
-    page.get_by_role("link", name="重复人员审核").first.click()
+    follow(page, page.get_by_role("link", name="重复人员审核").first)
     row = page.get_by_role("row", name=re.compile(ui_world.duplicate_id))
     check_page(page, artefacts, "console-steward-queue")
-    row.get_by_role("link", name=re.compile("比对")).click()
+    follow(page, row.get_by_role("link", name=re.compile("比对")))
     table = page.get_by_role("table")
     name_row = table.get_by_role("row", name=re.compile("名称"))
     assert ui_world.duplicate_of.name in name_row.inner_text()
@@ -59,12 +59,13 @@ def test_admin_edits_department_hours(page_factory: Any, ui_world: UiWorld,
                                       artefacts: Path) -> None:
     page = page_factory("mobile")
     staff_sign_in(page, ui_world.staff("admin1", "admin"))
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="机构人员管理").click()
+    nav = page.get_by_role("navigation", name="主导航")
+    follow(page, nav.get_by_role("link", name="机构人员管理"))
     page.get_by_label("机构名称").fill("天水市第一人民医院")
-    page.get_by_role("button", name="搜索").click()
+    follow(page, page.get_by_role("button", name="搜索"))
     page.wait_for_url(re.compile(r"/console/registry\?q="))
     check_page(page, artefacts, "console-registry")
-    page.get_by_role("link", name="天水市第一人民医院").click()
+    follow(page, page.get_by_role("link", name="天水市第一人民医院"))
     page.wait_for_url(re.compile(r"/console/registry/Organization/"))
     check_page(page, artefacts, "console-registry-org")
     department = page.get_by_role("table").first.get_by_role("link").first

@@ -41,10 +41,10 @@ def test_registrar_stops_a_clinic_and_the_resident_is_refunded(
     assert nav.get_by_role("link", name="预约指标").count() == 0  # supervisors only
     follow(page, nav.get_by_role("link", name="排班管理"))
     check_page(page, artefacts, "console-schedules")
-    page.get_by_role("link", name=f"管理 {session.doctor}").click()
+    follow(page, page.get_by_role("link", name=f"管理 {session.doctor}"))
     page.get_by_role("heading", name="每周排班模板").wait_for()
     check_page(page, artefacts, "console-schedule")
-    page.locator(f"a[href$='/session/{session.day}/{session.period}']").click()
+    follow(page, page.locator(f"a[href$='/session/{session.day}/{session.period}']"))
 
     page.get_by_label("数量").fill("2")
     page.locator("#extra-reason").fill("复诊患者较多")
@@ -75,7 +75,7 @@ def test_supervisor_reads_indicators_by_city_and_hospital(
     staff_sign_in(page, ui_world.staff("supervisor1", "supervisor", HOSPITAL, "620100"))
     nav = page.get_by_role("navigation", name="主导航")
     assert nav.get_by_role("link", name="排班管理").count() == 0
-    nav.get_by_role("link", name="预约指标").click()
+    follow(page, nav.get_by_role("link", name="预约指标"))
     page.locator(".chart canvas").first.wait_for()  # ECharts drew the bars
     assert page.locator(".chart canvas").count() == 2
     cities = page.get_by_role("table", name="按城市统计的指标")

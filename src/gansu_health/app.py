@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -12,16 +12,14 @@ import orjson
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 
 from gansu_health import __version__
 from gansu_health.console.install import install_console
 from gansu_health.core.database import build_engine
-from gansu_health.core.errors import PayloadTooLarge
 from gansu_health.core.settings import Settings, get_settings
-from gansu_health.fhir.rest.dispatch import FHIR_JSON, FhirApi, FhirRequest
+from gansu_health.fhir.rest.asgi import FhirFront
+from gansu_health.fhir.rest.dispatch import FhirApi
 from gansu_health.fhir.rest.openapi import merge_into
 from gansu_health.fhir.setup import build_fhir_api
 from gansu_health.identity.accounts.install import install_accounts
@@ -34,25 +32,6 @@ from gansu_health.portal.install import install_portal
 from gansu_health.ui.install import install_ui
 
 log = logging.getLogger(__name__)
-FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-
-
-def _fhir_endpoint(api: FhirApi, max_body: int) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_body:
-            err = PayloadTooLarge(f"The body has {length} bytes; at most {max_body} are accepted")
-            return Response(err.outcome_bytes(), 413, media_type=FHIR_JSON)
-        body = await request.body()
-        req = FhirRequest(request.method, request.path_params.get("path", ""),
-                          list(request.query_params.multi_items()),
-                          {k.lower(): v for k, v in request.headers.items()}, body,
-                          client_ip=request.client.host if request.client else None)
-        resp = await run_in_threadpool(api.handle, req)
-        return Response(resp.body if request.method != "HEAD" else b"", resp.status,
-                        headers=resp.headers, media_type=FHIR_JSON if resp.body else None)
-
-    return endpoint
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -106,13 +85,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.fhir = api
+    # the innermost middleware: /fhir skips the framework's routing, inside the security layers
+    app.add_middleware(FhirFront, api=api, max_body=settings.max_body_bytes)
     install_accounts(app, settings)
     install_web_security(app, settings)
     app.include_router(oauth_router)  # first: it answers /fhir/.well-known/smart-configuration
     app.include_router(payment_callbacks)  # /payment/callback/{gateway}: signed, no token
-    endpoint = _fhir_endpoint(api, settings.max_body_bytes)
-    app.add_route("/fhir", endpoint, methods=FHIR_METHODS, include_in_schema=False)
-    app.add_route("/fhir/{path:path}", endpoint, methods=FHIR_METHODS, include_in_schema=False)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     install_ui(app, settings)
     install_portal(app)  # the citizen app at /

@@ -20,6 +20,7 @@ from gansu_health.identity.audit.repository import (
     VerifyReport,
     purge,
     record,
+    record_many,
     record_now,
     search_by_patient,
     verify,
@@ -98,6 +99,21 @@ def test_chain_appends_and_verifies(engine: Engine) -> None:
         record_now(engine, AuditRecord(action="X", subtype="read"))
     with pytest.raises(ValueError, match="outcome"):
         record_now(engine, AuditRecord(action="R", subtype="read", outcome=3))
+
+
+def test_batch_append_links_every_row_in_order(engine: Engine) -> None:
+    with write_transaction(engine) as conn:
+        before = record(conn, _read("p-0"))
+        rows = record_many(conn, [_read(f"p-{i}") for i in range(1, 5)])
+        after = record(conn, _read("p-5"))
+    assert [r.id for r in rows] == list(range(before.id + 1, before.id + 5))
+    assert [r.patient_id for r in rows] == ["p-1", "p-2", "p-3", "p-4"]
+    assert rows[0].prev_hash == before.hash and after.prev_hash == rows[-1].hash
+    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
+    assert verify(engine).ok
+    with write_transaction(engine) as conn, pytest.raises(ValueError, match="action"):
+        record_many(conn, [_read("p-6"), AuditRecord(action="X", subtype="read")])
+    assert verify(engine).ok
 
 
 def test_rolled_back_append_leaves_chain_intact(engine: Engine) -> None:

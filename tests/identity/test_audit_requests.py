@@ -54,7 +54,7 @@ def test_a_failed_batch_stays_queued_and_is_written_later(engine: Engine) -> Non
     auditor = RequestAuditor(engine, "620000", flush_ms=60_000)
     before = len(_rows(engine))
     auditor.record(_request(9), 200)
-    with mock.patch("gansu_health.identity.audit_requests.record",
+    with mock.patch("gansu_health.identity.audit_requests.record_many",
                     side_effect=RuntimeError("disk full")), pytest.raises(RuntimeError):
         auditor.flush()
     assert len(_rows(engine)) == before

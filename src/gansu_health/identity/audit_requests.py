@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from gansu_health.core.clock import now, to_micros
 from gansu_health.core.database import write_transaction
 from gansu_health.fhir.rest.dispatch import FhirRequest
-from gansu_health.identity.audit.repository import AuditRecord, record, record_now
+from gansu_health.identity.audit.repository import AuditRecord, record_many, record_now
 from gansu_health.identity.principal import Principal
 
 ETREAT = "ETREAT"  # v3 ActReason: emergency treatment (break-glass)
@@ -97,8 +97,7 @@ class RequestAuditor:
             while self._queue:
                 batch = list(islice(self._queue, BATCH))
                 with write_transaction(self.engine) as conn:
-                    for event in batch:
-                        record(conn, event)
+                    record_many(conn, batch)
                 for _ in batch:  # dropped only once written: a failed batch is retried
                     self._queue.popleft()
                 written += len(batch)

@@ -174,8 +174,8 @@ def _create_head(conn: Connection, node: str) -> None:
 
 
 @lru_cache(maxsize=4)
-def _append_sql(dialect: str) -> tuple[str, tuple[str, ...]]:
-    """Driver-level SQL for the hot path: advance-and-lock the head, then write row and tip."""
+def _append_sql(dialect: str) -> tuple[str, str, str]:
+    """Driver-level SQL for the hot path: advance-and-lock the head, write the rows, the tip."""
     style = ":{}" if dialect == "sqlite" else "%({})s"  # named parameters of each driver
 
     def mark(name: str) -> str:
@@ -185,38 +185,53 @@ def _append_sql(dialect: str) -> tuple[str, tuple[str, ...]]:
     insert_sql = (f"INSERT INTO audit_event ({', '.join(cols)}) "
                   f"VALUES ({', '.join(mark(c) for c in cols)})")
     tip = f"UPDATE audit_head SET last_hash = {mark('hash')} WHERE id = {HEAD_ID}"
-    advance = (f"UPDATE audit_head SET last_id = last_id + 1 WHERE id = {HEAD_ID} "
+    advance = (f"UPDATE audit_head SET last_id = last_id + {mark('n')} WHERE id = {HEAD_ID} "
                "RETURNING last_id, last_hash")
-    if dialect == "sqlite":
-        return advance, (insert_sql, tip)
-    return advance, (f"WITH ins AS ({insert_sql}) {tip}",)  # one round trip on PostgreSQL
+    return advance, insert_sql, tip
 
 
-def record(conn: Connection, event: AuditRecord) -> AuditRow:
-    """Append ``event`` to the chain inside the caller's write transaction; return the row.
-
-    The head row is advanced with ``UPDATE … RETURNING`` first, which takes its row lock on
-    PostgreSQL (READ COMMITTED re-reads the newest tip after waiting) and runs under the
-    database write lock on SQLite, so concurrent appends get consecutive ids and link correctly.
-    """
+def _check_event(event: AuditRecord) -> None:
     if event.action not in ACTIONS or len(event.action) != 1:
         raise ValueError(f"audit action must be one of C/R/U/D/E, not {event.action!r}")
     if event.outcome not in OUTCOMES:
         raise ValueError(f"audit outcome must be 0, 4, 8 or 12, not {event.outcome!r}")
-    node = event.node or get_settings().node_id
-    advance, writes = _append_sql(conn.dialect.name)
-    head = conn.exec_driver_sql(advance).first()
+
+
+def record_many(conn: Connection, events: list[AuditRecord]) -> list[AuditRow]:
+    """Append ``events`` in order to the chain inside the caller's write transaction.
+
+    The head row is advanced by their number with ``UPDATE … RETURNING`` first, which takes its
+    row lock on PostgreSQL (READ COMMITTED re-reads the newest tip after waiting) and runs under
+    the database write lock on SQLite, so concurrent appends get consecutive ids and link
+    correctly; the rows are then inserted in one batch and the tip moved once.
+    """
+    if not events:
+        return []
+    for event in events:
+        _check_event(event)
+    advance, insert_sql, tip = _append_sql(conn.dialect.name)
+    head = conn.exec_driver_sql(advance, {"n": len(events)}).first()
     if head is None:
-        _create_head(conn, node)
-        head = conn.exec_driver_sql(advance).one()
-    values = {k: _clean(getattr(event, k), k) for k in _EVENT_FIELDS}
-    values.update(id=head[0], node=_clean(node, "node"),
-                  recorded_us=event.recorded_us or to_micros(now()),
-                  break_glass=bool(event.break_glass), prev_hash=head[1])
-    values["hash"] = chain_hash(head[1], values)
-    for sql in writes:
-        conn.exec_driver_sql(sql, values)
-    return AuditRow(**values)
+        _create_head(conn, events[0].node or get_settings().node_id)
+        head = conn.exec_driver_sql(advance, {"n": len(events)}).one()
+    next_id, prev = head[0] - len(events) + 1, head[1]
+    rows: list[dict[str, Any]] = []
+    for event in events:
+        values = {k: _clean(getattr(event, k), k) for k in _EVENT_FIELDS}
+        values.update(id=next_id, node=_clean(event.node or get_settings().node_id, "node"),
+                      recorded_us=event.recorded_us or to_micros(now()),
+                      break_glass=bool(event.break_glass), prev_hash=prev)
+        values["hash"] = prev = chain_hash(prev, values)
+        rows.append(values)
+        next_id += 1
+    conn.exec_driver_sql(insert_sql, rows if len(rows) > 1 else rows[0])
+    conn.exec_driver_sql(tip, {"hash": prev})
+    return [AuditRow(**values) for values in rows]
+
+
+def record(conn: Connection, event: AuditRecord) -> AuditRow:
+    """Append ``event`` to the chain inside the caller's write transaction; return the row."""
+    return record_many(conn, [event])[0]
 
 
 def record_now(engine: Engine, event: AuditRecord) -> AuditRow:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -109,7 +110,7 @@ def test_batch_append_links_every_row_in_order(engine: Engine) -> None:
     assert [r.id for r in rows] == list(range(before.id + 1, before.id + 5))
     assert [r.patient_id for r in rows] == ["p-1", "p-2", "p-3", "p-4"]
     assert rows[0].prev_hash == before.hash and after.prev_hash == rows[-1].hash
-    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
     assert verify(engine).ok
     with write_transaction(engine) as conn, pytest.raises(ValueError, match="action"):
         record_many(conn, [_read("p-6"), AuditRecord(action="X", subtype="read")])

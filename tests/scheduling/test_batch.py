@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import random
 import threading
+from datetime import timedelta
 
 from sqlalchemy import select
-from tests.scheduling.invariants import assert_pool_consistent, race_world
+from tests.scheduling.invariants import RaceWorld, assert_pool_consistent, race_world
 
+from gansu_health.core.clock import from_micros, set_clock
 from gansu_health.core.database import write_transaction
 from gansu_health.core.errors import PlatformError
 from gansu_health.core.settings import Settings
-from gansu_health.scheduling.batch import Combiner
+from gansu_health.scheduling import repository as repo
+from gansu_health.scheduling.batch import Claim, Combiner, Outcome, take_together
 from gansu_health.scheduling.models import sched_appointment
 
 THREADS = 24
@@ -63,3 +66,37 @@ def test_the_combiner_books_together_and_leaves_the_rest_to_take(settings: Setti
     assert "nobody-known" not in {patients_of[f] for f in successes}
     assert len(alone) < len(successes)  # most were booked together
     engine.dispose()
+
+
+def _batch(world: RaceWorld, claims: list[Claim]) -> Outcome:
+    with write_transaction(world.engine) as conn, world.sched.batch(conn):
+        return take_together(world.sched, conn, claims)
+
+
+def test_a_batch_refuses_claims_a_sold_out_clinic_cannot_serve(settings: Settings) -> None:
+    world = race_world(settings, 12, "sold-", days_ahead=4, per_slot=5)
+    session = world.targets[0].session_id
+    with world.engine.connect() as conn:
+        free = repo.channel_free(conn, session, "online")
+    holder, *others = world.people[:free + 3]
+    first = _batch(world, [Claim(holder, session, "online", hold=True)]
+                   + [Claim(p, session, "online", hold=False) for p in others[:free + 1]])
+    assert len(first.booked) == free
+    assert len(first.refused) == 2  # the two the clinic had no number for, told why
+    assert all(r.status == 409 and "No online number" in r.message
+               for r in first.refused.values())
+    # the hold runs out: the next claims are not refused but book alone, where the number is
+    with world.engine.connect() as conn:
+        until = conn.execute(select(sched_appointment.c.hold_expires_us).where(
+            sched_appointment.c.status == "held",
+            sched_appointment.c.session_id == session)).scalar_one()
+    expired = from_micros(until) + timedelta(seconds=1)
+    set_clock(lambda: expired)
+    try:
+        late = _batch(world, [Claim(others[-1], session, "online", hold=False)])
+    finally:
+        set_clock(None)
+    assert late.booked == {} and late.refused == {}
+    with world.engine.connect() as conn:
+        assert repo.channel_free(conn, session, "online") == 1
+    world.engine.dispose()

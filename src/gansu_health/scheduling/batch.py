@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine
 
 from gansu_health.core.clock import now, to_micros
 from gansu_health.core.database import write_transaction
-from gansu_health.core.errors import PlatformError
+from gansu_health.core.errors import Conflict, PlatformError
 from gansu_health.core.events import emit_many
 from gansu_health.fhir.storage.repository import Stored, new_id
 from gansu_health.scheduling import policy as pol
@@ -48,7 +48,8 @@ class Claim:
     channel: str
     hold: bool
     done: threading.Event = field(default_factory=threading.Event)
-    stored: Stored | None = None  # None when done: book alone
+    stored: Stored | None = None  # None when done: book alone (unless refused)
+    refusal: Conflict | None = None  # no number left in the committed state
     fid: str = field(default_factory=new_id)
     visit: Visit = field(init=False)
 
@@ -76,6 +77,8 @@ class Combiner:
             self._queue.append(claim)
             self._ready.notify()
         claim.done.wait()
+        if claim.refusal is not None:
+            raise claim.refusal
         return claim.stored
 
     def _run(self) -> None:
@@ -87,17 +90,31 @@ class Combiner:
                     self._thread = None
                     return
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            booked: dict[str, Stored] = {}
+            outcome = Outcome()
             try:
                 with write_transaction(self.engine) as conn, self.sched.batch(conn):
                     done = take_together(self.sched, conn, batch)
-                booked = done  # committed: only now are they answered as booked
+                outcome = done  # committed: only now are they answered
+                for claim in batch:
+                    if claim.fid in outcome.refused:
+                        refusal = outcome.refused[claim.fid]
+                        self.sched.hints.mark(claim.session_id, claim.channel, None,
+                                              refusal.message)
             except Exception:  # the batch rolled back: every claim books alone
                 log.warning("a booking batch failed; its claims book alone", exc_info=True)
             finally:
                 for claim in batch:
-                    claim.stored = booked.get(claim.fid)
+                    claim.stored = outcome.booked.get(claim.fid)
+                    claim.refusal = outcome.refused.get(claim.fid)
                     claim.done.set()
+
+
+@dataclass
+class Outcome:
+    """What a batch decided: the Appointments booked and the claims refused, by claim id."""
+
+    booked: dict[str, Stored] = field(default_factory=dict)
+    refused: dict[str, Conflict] = field(default_factory=dict)
 
 
 def _bookable(sched: Scheduler, conn: Connection, claims: list[Claim], now_us: int
@@ -121,6 +138,8 @@ def _bookable(sched: Scheduler, conn: Connection, claims: list[Claim], now_us: i
 
 def _placed(sched: Scheduler, conn: Connection, claims: list[Claim]) -> list[Claim]:
     """Take the first per-person places of every claim; keep those that got all of theirs."""
+    if not claims:
+        return []
     wanted = {c.fid: [scope for scope, _, _ in sched.limits(
         c.visit, pol.cached(conn, c.visit.institution))] for c in claims}
     got = repo.insert_places(conn, [(c.patient, c.visit.day, scope, 1, c.fid) for c in claims
@@ -130,9 +149,23 @@ def _placed(sched: Scheduler, conn: Connection, claims: list[Claim]) -> list[Cla
     return kept
 
 
-def take_together(sched: Scheduler, conn: Connection, claims: list[Claim]) -> dict[str, Stored]:
-    """Book many claims in the caller's transaction; return the Appointments by id (claims
-    left out book alone)."""
+def _sold_out(sched: Scheduler, conn: Connection, unserved: dict[tuple[str, int], list[Claim]],
+              now_us: int) -> dict[str, Conflict]:
+    """Refuse the claims left without a number whose session channel has none left at all (in
+    the committed state and after giving back expired holds); the others book alone."""
+    refused: dict[str, Conflict] = {}
+    for (channel, session_id), group in unserved.items():
+        if repo.channel_free(conn, session_id, channel) or sched.expire_holds(
+                conn, now_us, session_id=session_id):
+            continue
+        refusal = sched.sold_out(group[0].visit, channel, None)
+        refused.update((claim.fid, refusal) for claim in group)
+    return refused
+
+
+def take_together(sched: Scheduler, conn: Connection, claims: list[Claim]) -> Outcome:
+    """Book many claims in the caller's transaction; return what was booked and refused
+    (claims left out of both book alone)."""
     now_us = to_micros(now())
     claims = _placed(sched, conn, _bookable(sched, conn, claims, now_us))
     by_channel: dict[str, dict[int, list[Claim]]] = defaultdict(lambda: defaultdict(list))
@@ -141,13 +174,14 @@ def take_together(sched: Scheduler, conn: Connection, claims: list[Claim]) -> di
     rows: list[dict[str, Any]] = []
     visits: list[Visit] = []
     taken: list[tuple[str, str, int, int]] = []
-    unserved: list[str] = []
+    unserved: dict[tuple[str, int], list[Claim]] = {}
     for channel, sessions in by_channel.items():
         picked = repo.pick_numbers(conn, {s: len(g) for s, g in sessions.items()}, channel,
                                    now_us)
         for session_id, group in sessions.items():
             numbers = picked[session_id]
-            unserved += [claim.fid for claim in group[len(numbers):]]
+            if len(numbers) < len(group):
+                unserved[(channel, session_id)] = group[len(numbers):]
             for claim, (number_id, slot_id, seq) in zip(group, numbers, strict=False):
                 policy = pol.cached(conn, claim.visit.institution)
                 row = sched.new_row(claim.fid, claim.visit, channel, claim.patient,
@@ -156,13 +190,15 @@ def take_together(sched: Scheduler, conn: Connection, claims: list[Claim]) -> di
                 visits.append(claim.visit)
                 taken.append((row["status"], row["id"], now_us, number_id))
     repo.take_numbers(conn, taken)
-    repo.release_person(conn, *unserved)  # nothing left for them here: they book alone
+    # nothing for them here: their places go back, then they are refused or book alone
+    repo.release_person(conn, *[c.fid for group in unserved.values() for c in group])
+    refused = _sold_out(sched, conn, unserved, now_us)
     if not rows:
-        return {}
+        return Outcome(refused=refused)
     repo.insert_appointments(conn, rows)
     stored = res.write(conn, sched.store, [sched.body(conn, v, r) for v, r in
                                            zip(visits, rows, strict=True)], new=True)
     emit_many(conn, [res.message(row["status"], visit, row)
                      for visit, row in zip(visits, rows, strict=True)], sched.node)
     sched.touch(conn, {row["slot_id"] for row in rows})
-    return {s.fid: s for s in stored}
+    return Outcome({s.fid: s for s in stored}, refused)

@@ -160,11 +160,15 @@ class Scheduler:
         clinic = f"the {visit.day} {visit.period} clinic of {visit.display}"
         return f"this slot of {clinic}" if slot_id is not None else clinic
 
+    def sold_out(self, visit: Visit, channel: str, slot_id: int | None) -> Conflict:
+        """The refusal for a session channel (or slot) with no number left."""
+        return Conflict(f"No {channel} number of {self._where(visit, slot_id)} is left (join "
+                        "the waitlist with $waitlist)", expression="slot")
+
     def _full(self, visit: Visit, channel: str, slot_id: int | None) -> NoReturn:
-        message = (f"No {channel} number of {self._where(visit, slot_id)} is left (join the "
-                   "waitlist with $waitlist)")
-        self.hints.mark(visit.session_id, channel, slot_id, message)
-        raise Conflict(message, expression="slot")
+        refusal = self.sold_out(visit, channel, slot_id)
+        self.hints.mark(visit.session_id, channel, slot_id, refusal.message)
+        raise refusal
 
     def claim_number(self, conn: Connection, visit: Visit, channel: str, fid: str, status: str,
                      now_us: int, slot_id: int | None = None) -> tuple[int, int] | None:

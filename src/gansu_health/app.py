@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 
 from gansu_health import __version__
 from gansu_health.console.install import install_console
-from gansu_health.core.database import build_engine
+from gansu_health.core.database import build_engine, warm_pool
 from gansu_health.core.settings import Settings, get_settings
 from gansu_health.fhir.rest.asgi import FhirFront
 from gansu_health.fhir.rest.dispatch import FhirApi
@@ -41,6 +41,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             title=app.title, version=app.version, description=app.description,
             routes=app.routes))
     return app.openapi_schema
+
+
+def _warm(engine: Engine, connections: int) -> None:
+    try:
+        warm_pool(engine, connections)
+    except Exception:  # the pool fills on demand instead
+        log.warning("could not open the database connections ahead of use", exc_info=True)
 
 
 def _deliver_events(api: FhirApi, stop: threading.Event, interval: float) -> None:
@@ -68,6 +75,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
+        threading.Thread(target=_warm, args=(engine, settings.db_pool_size), daemon=True,
+                         name="pool-warmer").start()
         worker = threading.Thread(target=_deliver_events, args=(
             api, stop, settings.event_delivery_s), daemon=True, name="outbox")
         if settings.event_delivery_s > 0:

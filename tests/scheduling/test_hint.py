@@ -7,9 +7,11 @@ from typing import NoReturn
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from tests.scheduling.conftest import Clock, appointment, clinic, diagnostics, new_patient, op
 
 from gansu_health.demo.registry import Clinician
+from gansu_health.identity.audit.models import audit_event
 from gansu_health.scheduling.hint import SoldOut
 from gansu_health.scheduling.operations import scheduler_of
 
@@ -48,10 +50,17 @@ def test_a_full_clinic_is_refused_from_memory_until_a_number_returns(
     def unexpected(*_args: object, **_kwargs: object) -> NoReturn:
         raise AssertionError("the hint should have answered")
 
+    api = client.app.state.fhir  # type: ignore[attr-defined]
     monkeypatch.setattr(sched, "take", unexpected)
+    monkeypatch.setattr(api, "handle", unexpected)  # answered on the event loop, no thread
     again = op(client, "Appointment/$book", 409, patient=f"Patient/{patient}", **where)
     monkeypatch.undo()
     assert diagnostics(again) == diagnostics(refused) and "No online number" in diagnostics(again)
+    api.guard.flush()
+    with api.engine.connect() as conn:  # audited like any other refusal
+        last = conn.execute(select(audit_event.c.query, audit_event.c.outcome)
+                            .order_by(audit_event.c.id.desc()).limit(1)).one()
+    assert tuple(last) == ("$book", 4)
     # confirming the hold is not a new claim: the hint does not stand in its way
     booked = appointment(op(client, f"Appointment/{held['id']}/$book",
                             patient=f"Patient/{first}"))

@@ -103,6 +103,21 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+def warm_pool(engine: Engine, connections: int) -> int:
+    """Open up to ``connections`` pooled connections now, so that the first burst of requests
+    does not wait for them (PostgreSQL starts a process per connection); return how many."""
+    if engine.dialect.name == "sqlite":
+        return 0
+    held = []
+    try:
+        for _ in range(connections):
+            held.append(engine.connect())
+    finally:
+        for conn in held:
+            conn.close()  # back to the pool, still open
+    return len(held)
+
+
 def analyze(engine: Engine) -> None:
     """Refresh the query planner's statistics (run after bulk loads)."""
     with engine.connect() as conn:

@@ -47,12 +47,22 @@ class Authenticator:
         """Drop every remembered token (called when a token is revoked)."""
         self._cache.clear()
 
-    def principal(self, token: str) -> Principal:
-        """The principal of an active token, or raise Unauthorized."""
-        key = tokens.token_hash(token)
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a token remembered and still valid, or None (look it up)."""
+        return self._remembered(tokens.token_hash(token))
+
+    def _remembered(self, key: str) -> Principal | None:
         hit = self._cache.get(key)
         if hit is not None and hit[0] > time.monotonic() and to_micros(now()) < hit[1]:
             return hit[2]
+        return None
+
+    def principal(self, token: str) -> Principal:
+        """The principal of an active token, or raise Unauthorized."""
+        key = tokens.token_hash(token)
+        known = self._remembered(key)
+        if known is not None:
+            return known
         principal, expires_us = self._load(token)
         if self.cache_s > 0:
             if len(self._cache) >= CACHE_LIMIT:

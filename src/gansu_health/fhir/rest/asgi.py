@@ -1,9 +1,10 @@
 """The FHIR interface over HTTP as a pure ASGI layer in front of the web framework.
 
 Every request under ``/fhir`` goes straight to ``FhirApi.handle`` (in a worker thread, since it
-uses the blocking database drivers): no framework routing, request objects or exception layers
-on the hot path. The security-headers and CSRF middlewares still wrap it; everything else, and
-the few framework routes under ``/fhir`` (the SMART discovery document), passes on unchanged.
+uses the blocking database drivers), unless ``quick`` knows the answer from memory: no framework
+routing, request objects or exception layers on the hot path. The security-headers and CSRF
+middlewares still wrap it; everything else, and the few framework routes under ``/fhir`` (the
+SMART discovery document), passes on unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gansu_health.core.errors import MethodNotAllowed, PayloadTooLarge, PlatformError
 from gansu_health.fhir.rest.dispatch import FHIR_JSON, FhirApi, FhirRequest, FhirResponse
+from gansu_health.fhir.rest.quick import answer_from_memory
 
 PREFIX = "/fhir"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
@@ -76,6 +78,9 @@ class FhirFront:
                           parse_qsl(scope["query_string"].decode("latin-1"),
                                     keep_blank_values=True),
                           headers, body, client_ip=client[0] if client else None)
+        quick = answer_from_memory(self.api, req)
+        if quick is not None:
+            return quick
         try:
             return await to_thread.run_sync(self.api.handle, req)
         except Exception:
@@ -108,7 +113,7 @@ async def _send(send: Send, response: FhirResponse, head: bool) -> None:
     body = b"" if head else response.body
     raw = [(k.lower().encode("latin-1"), v.encode("latin-1"))
            for k, v in response.headers.items()]
-    if response.body:
+    if response.body and not any(name == b"content-type" for name, _ in raw):
         raw.append((b"content-type", FHIR_JSON.encode()))
     raw.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": raw})

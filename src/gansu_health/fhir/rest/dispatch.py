@@ -28,7 +28,7 @@ from gansu_health.core.events import EventBus
 from gansu_health.core.settings import Settings
 from gansu_health.fhir import jsonio
 from gansu_health.fhir.bundles import BundleProcessor
-from gansu_health.fhir.operations import OperationCall, OperationRegistry
+from gansu_health.fhir.operations import Operation, OperationCall, OperationRegistry
 from gansu_health.fhir.rest import views
 from gansu_health.fhir.rest.guard import (
     CREATE,
@@ -79,6 +79,16 @@ def _stored_headers(stored: Stored, base: str) -> dict[str, str]:
             "Location": f"{base}/{stored.rtype}/{stored.fid}/_history/{stored.version}"}
 
 
+def error_response(exc: PlatformError) -> FhirResponse:
+    """The OperationOutcome response for a platform error, with its protocol headers."""
+    response = FhirResponse(exc.status, orjson.dumps(exc.outcome()))
+    if isinstance(exc, Unauthorized):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="gansu-health", error="invalid_token"'
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 class FhirApi:
     """The FHIR endpoint: one transaction per request, errors as OperationOutcome."""
 
@@ -99,33 +109,29 @@ class FhirApi:
         token = current_request.set(req)
         try:
             self.guard.authenticate(req)
-            self._negotiate(req)
+            self.negotiate(req)
             response = self._route(req)
             status = response.status
             return response
         except PlatformError as exc:
             status = exc.status
-            response = FhirResponse(exc.status, orjson.dumps(exc.outcome()))
-            if isinstance(exc, Unauthorized):
-                response.headers["WWW-Authenticate"] = (
-                    'Bearer realm="gansu-health", error="invalid_token"')
-            if isinstance(exc, TooManyRequests):
-                response.headers["Retry-After"] = str(exc.retry_after)
-            return response
+            return error_response(exc)
         finally:
             current_request.reset(token)
             if req.principal is not None:
                 self.guard.finish(req, status)
 
     @staticmethod
-    def _negotiate(req: FhirRequest) -> None:
+    def negotiate(req: FhirRequest) -> None:
+        """Refuse a request that asks for a format other than JSON."""
         fmt = next((v for k, v in req.params if k == "_format"), None)
         accept = req.headers.get("accept", "")
         wanted = fmt or accept
         if wanted and "xml" in wanted and "json" not in wanted:
             raise NotAcceptable("This server speaks FHIR JSON only", expression="_format")
 
-    def _json(self, req: FhirRequest) -> Any:
+    def json_body(self, req: FhirRequest) -> Any:
+        """The request's JSON body, or raise BadRequest."""
         if not req.body:
             raise BadRequest("The request has no body")
         try:
@@ -193,7 +199,7 @@ class FhirApi:
         if method == "POST":
             note.interaction("create", "C", rtype)
             guard.permit(req, rtype, CREATE)
-            body = self._json(req)
+            body = self.json_body(req)
             with write_transaction(self.engine) as conn:
                 stored, created = self.service.create(
                     conn, rtype, body, if_none_exist=req.headers.get("if-none-exist"))
@@ -203,7 +209,7 @@ class FhirApi:
         if method == "PUT":
             note.interaction("update", "U", rtype)
             guard.permit(req, rtype, UPDATE)
-            body = self._json(req)
+            body = self.json_body(req)
             with write_transaction(self.engine) as conn:
                 self._check_matches(conn, req, rtype, criteria, UPDATE, 2)
                 stored = self.service.conditional_update(
@@ -222,7 +228,7 @@ class FhirApi:
         if method == "PATCH":
             note.interaction("patch", "U", rtype)
             guard.permit(req, rtype, UPDATE)
-            ops = self._json(req)
+            ops = self.json_body(req)
             with write_transaction(self.engine) as conn:
                 matches = self.service.match(conn, rtype, criteria, limit=2)
                 if len(matches) != 1:
@@ -258,7 +264,7 @@ class FhirApi:
         req.access.interaction(method.lower() if method != "PUT" else "update",
                                permission.upper(), rtype, fid)
         guard.permit(req, rtype, permission)
-        body = self._json(req) if method != "DELETE" else None
+        body = self.json_body(req) if method != "DELETE" else None
         with write_transaction(self.engine) as conn:
             self._check_current(conn, req, rtype, fid, permission)
             if method == "DELETE":
@@ -396,7 +402,7 @@ class FhirApi:
         return FhirResponse(200, body)
 
     def _bundle(self, req: FhirRequest) -> FhirResponse:
-        bundle = self._json(req)
+        bundle = self.json_body(req)
         btype, entries = self.bundles.check(bundle)
         req.access.interaction(btype, "E")
         with write_transaction(self.engine) as conn:
@@ -432,16 +438,10 @@ class FhirApi:
             raise MethodNotAllowed(f"${name} must be invoked with POST")
         if req.method not in ("GET", "POST"):
             raise MethodNotAllowed(f"${name} is invoked with GET or POST")
-        body = self._json(req) if req.method == "POST" and req.body else None
+        body = self.json_body(req) if req.method == "POST" and req.body else None
         req.access.interaction("operation", "U" if op.writes else "E", rtype, fid)
         req.access.query = f"${name}"
-        if op.precheck is not None and rtype is not None:
-            try:
-                self.guard.permit(req, rtype, UPDATE if op.writes else SEARCH)
-            except Forbidden:
-                pass  # no shortcut: the access class decides (residents book by operations)
-            else:
-                op.precheck(self, fid, req.params, body)
+        self.precheck(req, op, rtype, fid, body)
         transaction = write_transaction if op.writes else read_transaction
         with transaction(self.engine) as conn:
             self.guard.operation(conn, req, op, rtype, fid, body)
@@ -449,6 +449,17 @@ class FhirApi:
                                               self.settings.base_url, self))
         payload = result.body if isinstance(result.body, bytes) else jsonio.dumps(result.body)
         return FhirResponse(result.status, payload, result.headers)
+
+    def precheck(self, req: FhirRequest, op: Operation, rtype: str | None, fid: str | None,
+                 body: Any) -> None:
+        """Run the operation's precheck (answers known without a transaction), if it has one."""
+        if op.precheck is None or rtype is None:
+            return
+        try:
+            self.guard.permit(req, rtype, UPDATE if op.writes else SEARCH)
+        except Forbidden:
+            return  # no shortcut: the access class decides (residents book by operations)
+        op.precheck(self, fid, req.params, body)
 
     def _bundle_check(self, conn: Connection, method: str, url: str,
                       resource: dict[str, Any] | None) -> None:

@@ -49,6 +49,10 @@ class Guard(Protocol):
     def authenticate(self, req: FhirRequest) -> None:
         """Establish ``req.principal`` or raise Unauthorized."""
 
+    def authenticate_from_memory(self, req: FhirRequest) -> bool:
+        """Establish ``req.principal`` without I/O and say whether that was possible (also
+        that the request's audit row can be queued without I/O); never raises."""
+
     def permit(self, req: FhirRequest, rtype: str, permission: str) -> None:
         """Raise Forbidden unless the caller may use ``permission`` on ``rtype`` at all."""
 
@@ -79,6 +83,10 @@ class OpenGuard:
 
     def authenticate(self, req: FhirRequest) -> None:
         """Accept everyone."""
+
+    def authenticate_from_memory(self, req: FhirRequest) -> bool:
+        """Accept everyone."""
+        return True
 
     def permit(self, req: FhirRequest, rtype: str, permission: str) -> None:
         """Allow."""

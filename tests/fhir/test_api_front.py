@@ -1,0 +1,62 @@
+"""The HTTP front of the FHIR interface: limits, methods, HEAD and unexpected failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NoReturn
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gansu_health.fhir.rest.dispatch import FhirRequest
+
+
+def _issue(resp: object) -> dict[str, str]:
+    body = resp.json()  # type: ignore[attr-defined]
+    assert body["resourceType"] == "OperationOutcome"
+    return body["issue"][0]  # type: ignore[no-any-return]
+
+
+def test_a_streamed_body_over_the_limit_is_refused(client: TestClient) -> None:
+    limit = client.app.state.settings.max_body_bytes  # type: ignore[attr-defined]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the size shows only while reading
+        for _ in range(limit // 65_536 + 2):
+            yield b" " * 65_536
+
+    resp = client.post("/fhir/Patient", content=chunks(),
+                       headers={"Content-Type": "application/fhir+json"})
+    assert resp.status_code == 413 and "at most" in _issue(resp)["diagnostics"]
+
+
+def test_other_methods_get_an_operation_outcome(client: TestClient) -> None:
+    resp = client.request("OPTIONS", "/fhir/Patient")
+    assert resp.status_code == 405 and "OPTIONS" in _issue(resp)["diagnostics"]
+
+
+def test_head_has_the_headers_of_get_without_the_body(client: TestClient) -> None:
+    got = client.get("/fhir/metadata")
+    head = client.head("/fhir/metadata")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert got.headers["x-content-type-options"] == "nosniff"  # the security layers still wrap it
+
+
+def test_an_unexpected_failure_is_a_500_outcome_and_the_server_goes_on(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    api = client.app.state.fhir  # type: ignore[attr-defined]
+
+    def broken(_req: FhirRequest) -> NoReturn:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(api, "handle", broken)
+    resp = client.get("/fhir/Patient")
+    assert resp.status_code == 500 and "disk on fire" not in resp.text
+    assert _issue(resp)["severity"] in ("error", "fatal")
+    monkeypatch.undo()
+    assert client.get("/fhir/metadata").status_code == 200
+
+
+def test_the_smart_discovery_document_is_still_served_under_the_base(client: TestClient) -> None:
+    resp = client.get("/fhir/.well-known/smart-configuration")
+    assert resp.status_code == 200 and "authorization_endpoint" in resp.json()

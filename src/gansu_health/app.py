@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from gansu_health import __version__
 from gansu_health.console.install import install_console
 from gansu_health.core.database import build_engine, warm_pool
+from gansu_health.core.load import Load
 from gansu_health.core.settings import Settings, get_settings
 from gansu_health.fhir.rest.asgi import FhirFront
 from gansu_health.fhir.rest.dispatch import FhirApi
@@ -50,9 +51,11 @@ def _warm(engine: Engine, connections: int) -> None:
         log.warning("could not open the database connections ahead of use", exc_info=True)
 
 
-def _deliver_events(api: FhirApi, stop: threading.Event, interval: float) -> None:
-    """Hand outbox events to subscribers until ``stop`` is set."""
+def _deliver_events(api: FhirApi, stop: threading.Event, interval: float, load: Load) -> None:
+    """Hand outbox events to subscribers until ``stop`` is set (stepping aside during bursts)."""
     while not stop.wait(interval):
+        if load.should_wait():
+            continue
         try:
             api.events.deliver(api.engine, api.settings.node_id)
             api.events.run_jobs(api.engine)
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or get_settings()
     engine = engine or build_engine(settings.database_url, settings)
     api = build_fhir_api(settings, engine)
+    load = Load(settings.event_busy_requests, settings.event_max_wait_s)
     if settings.security_enabled:
         api.guard = SecurityGuard(engine, api.service, settings.node_id,
                                   settings.audit_flush_ms, settings.token_cache_s)
@@ -74,11 +78,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        import os
+
+        import anyio.to_thread as _tt
+        _tt.current_default_thread_limiter().total_tokens = int(os.environ.get("GH_THREADS", "40"))
         stop = threading.Event()
         threading.Thread(target=_warm, args=(engine, settings.db_pool_size), daemon=True,
                          name="pool-warmer").start()
         worker = threading.Thread(target=_deliver_events, args=(
-            api, stop, settings.event_delivery_s), daemon=True, name="outbox")
+            api, stop, settings.event_delivery_s, load), daemon=True, name="outbox")
         if settings.event_delivery_s > 0:
             worker.start()
         yield
@@ -94,8 +102,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.fhir = api
+    app.state.load = load
     # the innermost middleware: /fhir skips the framework's routing, inside the security layers
-    app.add_middleware(FhirFront, api=api, max_body=settings.max_body_bytes)
+    app.add_middleware(FhirFront, api=api, max_body=settings.max_body_bytes, load=load)
     install_accounts(app, settings)
     install_web_security(app, settings)
     app.include_router(oauth_router)  # first: it answers /fhir/.well-known/smart-configuration

@@ -55,6 +55,7 @@ def test_an_unexpected_failure_is_a_500_outcome_and_the_server_goes_on(
     assert _issue(resp)["severity"] in ("error", "fatal")
     monkeypatch.undo()
     assert client.get("/fhir/metadata").status_code == 200
+    assert client.app.state.load.in_flight == 0  # type: ignore[attr-defined]  # failures too
 
 
 def test_the_smart_discovery_document_is_still_served_under_the_base(client: TestClient) -> None:

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     db_pool_pre_ping: bool = False
     event_delivery_s: float = Field(
         default=0.5, description="outbox delivery and job interval of the app; 0: none here")
+    event_busy_requests: int = Field(
+        default=16, description="requests in flight from which event delivery waits; 0: never")
+    event_max_wait_s: float = Field(
+        default=5.0, description="the longest event delivery waits for a burst to pass")
     sql_echo: bool = False
     security_enabled: bool = Field(
         default=True, description="require a token and enforce scopes; off only to benchmark")

@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -44,8 +44,11 @@ from gansu_health.scheduling import policy as pol
 from gansu_health.scheduling.models import sched_appointment, sched_number
 
 bench_booking_app = typer.Typer(help="Booking rush benchmark.", no_args_is_help=False)
-SETUP_MARGIN_S = 25.0  # from creating the clinics to their release: time to start the server
+SETUP_MARGIN_S = 40.0  # from creating the clinics to their release: server start and warm-up
 POOL_SIZE = 64
+WARM_NUMBERS_EACH = 5  # per doctor, on the day before the rush's
+WARM_PATIENTS = 600
+CONNECT_AHEAD_S = 1.0  # the clients' connections are open this long before the release
 
 
 @dataclass
@@ -122,6 +125,8 @@ async def _rush(base: str, token: str, schedules: list[str], day: str, people: l
             elif "in flight" not in reason:
                 return
 
+    await asyncio.sleep(max(0.0, t0 - CONNECT_AHEAD_S - time.time()))
+    await http.open_all()  # the server keeps idle connections for 5 s
     rng = random.Random(5)
     tasks = []
     for patient in people:
@@ -163,13 +168,14 @@ def _in_own_thread(work: Coroutine[Any, Any, Outcome]) -> Outcome:
     return result[0]
 
 
-def _check(engine: Engine, out: Outcome, numbers: int) -> dict[str, int]:
+def _check(engine: Engine, out: Outcome, numbers: int, day: str) -> dict[str, int]:
     A, N = sched_appointment, sched_number
     with engine.connect() as conn:
         counted = conn.execute(select(N.c.slot_id, func.count()).group_by(N.c.slot_id))
         capacity: dict[int, int] = {int(row[0]): int(row[1]) for row in counted}
         active = list(conn.execute(select(A.c.id, A.c.patient, A.c.day, A.c.department,
-                                          A.c.slot_id).where(A.c.status == "booked")))
+                                          A.c.slot_id).where(A.c.status == "booked",
+                                                             A.c.day == day)))
         held = dict(conn.execute(select(N.c.appointment, N.c.slot_id).where(
             N.c.status == "booked")).all())
     used = Counter(r.slot_id for r in active)
@@ -187,7 +193,7 @@ def _check(engine: Engine, out: Outcome, numbers: int) -> dict[str, int]:
 
 
 def _prepare(url: str, patients_n: int, numbers: int, doctors: int, t0: datetime
-             ) -> tuple[Settings, list[str], str, str, list[str]]:
+             ) -> tuple[Settings, list[str], date, str, list[str]]:
     upgrade(url)
     settings = Settings(database_url=url)
     engine = build_engine(url, settings)
@@ -206,8 +212,19 @@ def _prepare(url: str, patients_n: int, numbers: int, doctors: int, t0: datetime
     shares = [numbers // len(roles) + (i < numbers % len(roles)) for i in range(len(roles))]
     schedules = [s for role, share in zip(roles, shares, strict=True)
                  for s in data.clinics(api, [role], day, share)]
+    # the day before's clinics, released a day earlier, take the warm-up bookings
+    data.sessions(api, schedules, day - timedelta(days=1), WARM_NUMBERS_EACH)
     engine.dispose()
-    return settings, people, day.isoformat(), token, schedules
+    return settings, people, day, token, schedules
+
+
+def _warm_up(base: str, token: str, schedules: list[str], day: date, people: list[str],
+             clients: int) -> None:
+    """Book the day before's clinics full, as a server running all day is warm at release."""
+    out = _in_own_thread(_rush(base, token, schedules, day.isoformat(), people, clients,
+                               time.time(), 0.0))
+    if out.errors or out.silent:
+        raise RuntimeError(f"the warm-up failed: {out.errors[:3]}")
 
 
 def _start_server(url: str, workdir: Path, workers: int) -> ServerProcess:
@@ -230,7 +247,8 @@ def _start_server(url: str, workdir: Path, workers: int) -> ServerProcess:
 
 def run(patients_n: int = 5000, numbers: int = 500, clients: int = 200, doctors: int = 20,
         database: str | None = None, workers: int = 1, double_click: float = 0.05,
-        echo: Any = print, margin_s: float = SETUP_MARGIN_S) -> dict[str, Any]:
+        echo: Any = print, margin_s: float = SETUP_MARGIN_S, warm_up: bool = True
+        ) -> dict[str, Any]:
     """Run the rush once and return its figures (see the module docstring)."""
     workdir = Path(tempfile.mkdtemp(prefix="gansu-rush-"))
     cluster = None
@@ -246,8 +264,16 @@ def run(patients_n: int = 5000, numbers: int = 500, clients: int = 200, doctors:
     try:
         t0 = datetime.now().astimezone() + timedelta(seconds=margin_s)
         t0 = t0.replace(microsecond=0)
-        settings, people, day, token, schedules = _prepare(url, patients_n, numbers, doctors, t0)
+        settings, people, rush_day, token, schedules = _prepare(url, patients_n, numbers,
+                                                                doctors, t0)
+        day = rush_day.isoformat()
         server = _start_server(url, workdir, workers)
+        if warm_up:
+            began = time.time()
+            _warm_up(server.base_url, token, schedules, rush_day - timedelta(days=1),
+                     people[-WARM_PATIENTS:], clients)
+            echo(f"warmed up in {time.time() - began:.1f} s ({t0.timestamp() - time.time():.1f} s "
+                 "before the release)")
         echo(f"{backend}: {len(schedules)} doctors, {numbers} numbers on {day}, {len(people)} "
              f"patients, {clients} clients; release at {t0:%H:%M:%S}")
         if time.time() > t0.timestamp():
@@ -255,7 +281,7 @@ def run(patients_n: int = 5000, numbers: int = 500, clients: int = 200, doctors:
         out = _in_own_thread(_rush(server.base_url, token, schedules, day, people, clients,
                                    t0.timestamp(), double_click))
         engine = build_engine(url, settings)
-        checks = _check(engine, out, numbers)
+        checks = _check(engine, out, numbers, day)
         engine.dispose()
     finally:
         if server is not None:
@@ -267,7 +293,8 @@ def run(patients_n: int = 5000, numbers: int = 500, clients: int = 200, doctors:
     lat = sorted(out.latencies_ms)
     result = {
         "backend": backend, "patients": patients_n, "numbers": numbers, "clients": clients,
-        "doctors": len(schedules), "workers": workers, "machine": machine_info(),
+        "doctors": len(schedules), "workers": workers, "warm_up": warm_up,
+        "machine": machine_info(),
         "requests": len(lat), "booked": len(out.booked), "refusals": dict(out.refusals),
         "silent_refusals": out.silent, "errors": out.errors[:5],
         "all_taken_s": round(last, 3) if len(out.booked) >= numbers else None,
@@ -291,9 +318,12 @@ def booking_rush(
         help="SQLAlchemy URL (default: a throwaway PostgreSQL, else SQLite).")] = None,
     workers: Annotated[int, typer.Option(help="Server worker processes.")] = 1,
     out: Annotated[Path | None, typer.Option(help="Write the figures to this JSON file.")] = None,
+    warm_up: Annotated[bool, typer.Option(
+        help="Warm the server up first with bookings for the day before.")] = True,
 ) -> None:
     """Let patients compete over HTTP for the numbers released at T0; check every invariant."""
-    r = run(patients, numbers, clients, doctors, database, workers, echo=typer.echo)
+    r = run(patients, numbers, clients, doctors, database, workers, echo=typer.echo,
+            warm_up=warm_up)
     typer.echo(f"requests={r['requests']} booked={r['booked']} refusals={r['refusals']}")
     typer.echo(f"all numbers taken in {r['all_taken_s']} s; p50 {r['p50_ms']} ms, "
                f"p95 {r['p95_ms']} ms")

@@ -21,7 +21,8 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Connect unless connected; return the streams."""
         if self.reader is None or self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         return self.reader, self.writer
@@ -34,7 +35,7 @@ class Connection:
 
     async def send(self, request: bytes) -> tuple[int, bytes]:
         """Send one request; return (status, body)."""
-        reader, writer = await self._open()
+        reader, writer = await self.open()
         writer.write(request)
         head = (await reader.readuntil(b"\r\n\r\n")).lower()
         status = int(head[9:12])
@@ -91,6 +92,15 @@ class Client:
             raise
         finally:
             self.idle.put_nowait(conn)
+
+    async def open_all(self) -> None:
+        """Connect every idle connection now (as a reverse proxy keeps its upstream ones)."""
+        conns = [self.idle.get_nowait() for _ in range(self.idle.qsize())]
+        try:
+            await asyncio.gather(*(conn.open() for conn in conns))
+        finally:
+            for conn in conns:
+                self.idle.put_nowait(conn)
 
     def close(self) -> None:
         """Close every idle connection."""

@@ -76,13 +76,20 @@ def clinics(api: FhirApi, roles: Sequence[str], day: date, numbers_each: int,
     """Make doctors bookable and publish one session each on ``day`` holding ``numbers_each``
     online numbers; return the Schedule ids."""
     sched = scheduler_of(api)
-    spec = pool.spec_for_numbers(numbers_each, period)
-    schedules = []
     with write_transaction(api.engine) as conn:
-        for role in roles:
-            schedule = pool.register_doctor(conn, sched.store, role, sched.node)
+        schedules = [pool.register_doctor(conn, sched.store, role, sched.node) for role in roles]
+    sessions(api, schedules, day, numbers_each, period)
+    return schedules
+
+
+def sessions(api: FhirApi, schedules: Sequence[str], day: date, numbers_each: int,
+             period: str = "morning") -> None:
+    """Publish one session of each Schedule on ``day`` holding ``numbers_each`` online
+    numbers."""
+    sched = scheduler_of(api)
+    spec = pool.spec_for_numbers(numbers_each, period)
+    with write_transaction(api.engine) as conn:
+        for schedule in schedules:
             institution = pool.resource_row(conn, schedule).institution
             pool.create_session(conn, sched.store, schedule, day, spec,
                                 pol.load(conn, institution), sched.zone, sched.node)
-            schedules.append(schedule)
-    return schedules

@@ -153,11 +153,21 @@ def _sold_out(sched: Scheduler, conn: Connection, unserved: dict[tuple[str, int]
               now_us: int) -> dict[str, Conflict]:
     """Refuse the claims left without a number whose session channel has none left at all (in
     the committed state and after giving back expired holds); the others book alone."""
+    full: list[tuple[str, int]] = []
+    for channel in {c for c, _ in unserved}:
+        ids = [s for c, s in unserved if c == channel]
+        free = repo.availability(conn, ids, channel)
+        full += [(channel, s) for s in ids if not any(free.get(s, {}).values())]
+    expiring = {row.session_id for row in repo.appointments(
+        conn, repo.A.c.status == "held", repo.A.c.hold_expires_us <= now_us,
+        repo.A.c.session_id.in_(sorted({s for _, s in full})))} if full else set()
+    for session_id in sorted(expiring):  # their numbers come back: those claims book alone
+        sched.expire_holds(conn, now_us, session_id=session_id)
     refused: dict[str, Conflict] = {}
-    for (channel, session_id), group in unserved.items():
-        if repo.channel_free(conn, session_id, channel) or sched.expire_holds(
-                conn, now_us, session_id=session_id):
+    for channel, session_id in full:
+        if session_id in expiring:
             continue
+        group = unserved[(channel, session_id)]
         refusal = sched.sold_out(group[0].visit, channel, None)
         refused.update((claim.fid, refusal) for claim in group)
     return refused

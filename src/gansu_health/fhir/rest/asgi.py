@@ -16,6 +16,7 @@ from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gansu_health.core.errors import MethodNotAllowed, PayloadTooLarge, PlatformError
+from gansu_health.core.load import Load
 from gansu_health.fhir.rest.dispatch import FHIR_JSON, FhirApi, FhirRequest, FhirResponse
 from gansu_health.fhir.rest.quick import answer_from_memory
 
@@ -32,10 +33,12 @@ class BodyTooLarge(Exception):
 class FhirFront:
     """ASGI middleware answering ``/fhir`` itself and passing every other request on."""
 
-    def __init__(self, app: ASGIApp, *, api: FhirApi, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, *, api: FhirApi, max_body: int,
+                 load: Load | None = None) -> None:
         self.app = app
         self.api = api
         self.max_body = max_body
+        self.load = load or Load()
 
     def _ours(self, scope: Scope) -> str | None:
         """The FHIR path of the request (below the base), or None when it is not ours."""
@@ -55,8 +58,12 @@ class FhirFront:
         if path is None:
             await self.app(scope, receive, send)
             return
-        response = await self._serve(scope, receive, path)
-        await _send(send, response, scope["method"] == "HEAD")
+        self.load.enter()
+        try:
+            response = await self._serve(scope, receive, path)
+            await _send(send, response, scope["method"] == "HEAD")
+        finally:
+            self.load.leave()
 
     async def _serve(self, scope: Scope, receive: Receive, path: str) -> FhirResponse:
         method = scope["method"]

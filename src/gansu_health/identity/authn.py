@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from sqlalchemy import Engine
@@ -14,6 +15,7 @@ from gansu_health.identity.scopes import ScopeError, ScopeSet
 from gansu_health.identity.tokens import repository as tokens
 
 CACHE_LIMIT = 10_000
+LOAD_WAIT_S = 5.0  # how long a request waits for another's lookup of the same token
 # the scope contexts each kind of principal may hold, whatever a token claims
 CONTEXTS = {"citizen": {"patient"}, "staff": {"user", "patient"}, "system": {"system"},
             "operator": {"system", "patient", "user"}}
@@ -34,13 +36,16 @@ class Authenticator:
     """Looks tokens up in the token store and builds principals, remembered for ``cache_s``.
 
     A revocation made in this process empties the cache at once; one made by another process
-    (another worker, the CLI) is seen within ``cache_s``. Expiry is checked on every use.
+    (another worker, the CLI) is seen within ``cache_s``. Expiry is checked on every use. When
+    many requests bring the same token at once, one looks it up and the others wait for it.
     """
 
     def __init__(self, engine: Engine, cache_s: float = 2.0) -> None:
         self.engine = engine
         self.cache_s = cache_s
         self._cache: dict[str, tuple[float, int, Principal]] = {}
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Event] = {}
         tokens.on_revoke(self)
 
     def forget(self) -> None:
@@ -63,12 +68,26 @@ class Authenticator:
         known = self._remembered(key)
         if known is not None:
             return known
-        principal, expires_us = self._load(token)
-        if self.cache_s > 0:
-            if len(self._cache) >= CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[key] = (time.monotonic() + self.cache_s, expires_us, principal)
-        return principal
+        with self._lock:
+            loading = self._loading.get(key)
+            if loading is None:
+                self._loading[key] = threading.Event()
+        if loading is not None:  # another request is looking this token up
+            loading.wait(LOAD_WAIT_S)
+            known = self._remembered(key)
+            if known is not None:
+                return known
+            return self._load(token)[0]  # it failed (or caching is off): look ourselves
+        try:
+            principal, expires_us = self._load(token)
+            if self.cache_s > 0:
+                if len(self._cache) >= CACHE_LIMIT:
+                    self._cache.clear()
+                self._cache[key] = (time.monotonic() + self.cache_s, expires_us, principal)
+            return principal
+        finally:
+            with self._lock:
+                self._loading.pop(key).set()
 
     def _load(self, token: str) -> tuple[Principal, int]:
         with read_transaction(self.engine) as conn:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import orjson
 from sqlalchemy import Connection, Engine
 
-from gansu_health.core.clock import from_micros, to_micros
+from gansu_health.core.clock import to_micros
 from gansu_health.core.database import read_transaction, write_transaction
 from gansu_health.core.errors import (
     BadRequest,
@@ -21,8 +19,6 @@ from gansu_health.core.errors import (
     NotAcceptable,
     NotFound,
     PlatformError,
-    TooManyRequests,
-    Unauthorized,
 )
 from gansu_health.core.events import EventBus
 from gansu_health.core.settings import Settings
@@ -36,57 +32,19 @@ from gansu_health.fhir.rest.guard import (
     READ,
     SEARCH,
     UPDATE,
-    AccessNote,
     Guard,
     OpenGuard,
 )
+from gansu_health.fhir.rest.messages import FHIR_JSON as FHIR_JSON
+from gansu_health.fhir.rest.messages import FhirRequest as FhirRequest
+from gansu_health.fhir.rest.messages import FhirResponse as FhirResponse
+from gansu_health.fhir.rest.messages import current_request as current_request
+from gansu_health.fhir.rest.messages import error_response as error_response
+from gansu_health.fhir.rest.messages import stored_headers
 from gansu_health.fhir.search.engine import decode_cursor, encode_cursor
 from gansu_health.fhir.search.values import date_range
 from gansu_health.fhir.service import FhirService, check_id, check_type
 from gansu_health.fhir.storage.repository import Stored
-
-FHIR_JSON = "application/fhir+json; charset=utf-8"
-# the request being served on this thread, for callbacks that only get a connection (bundles)
-current_request: ContextVar[FhirRequest | None] = ContextVar("current_request", default=None)
-
-
-@dataclass
-class FhirRequest:
-    """A transport-neutral FHIR request."""
-
-    method: str
-    path: str
-    params: list[tuple[str, str]]
-    headers: dict[str, str]  # lower-case names
-    body: bytes = b""
-    client_ip: str | None = None
-    principal: Any = None  # set by the guard (an identity.principal.Principal)
-    access: AccessNote = field(default_factory=AccessNote)
-
-
-@dataclass
-class FhirResponse:
-    """A transport-neutral FHIR response."""
-
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _stored_headers(stored: Stored, base: str) -> dict[str, str]:
-    return {"ETag": stored.etag,
-            "Last-Modified": format_datetime(from_micros(stored.updated_us), usegmt=True),
-            "Location": f"{base}/{stored.rtype}/{stored.fid}/_history/{stored.version}"}
-
-
-def error_response(exc: PlatformError) -> FhirResponse:
-    """The OperationOutcome response for a platform error, with its protocol headers."""
-    response = FhirResponse(exc.status, orjson.dumps(exc.outcome()))
-    if isinstance(exc, Unauthorized):
-        response.headers["WWW-Authenticate"] = 'Bearer realm="gansu-health", error="invalid_token"'
-    if isinstance(exc, TooManyRequests):
-        response.headers["Retry-After"] = str(exc.retry_after)
-    return response
 
 
 class FhirApi:
@@ -280,7 +238,7 @@ class FhirApi:
         return self._written(req, stored, 201 if stored.method == "create" else 200)
 
     def _resource(self, stored: Stored, req: FhirRequest) -> FhirResponse:
-        headers = _stored_headers(stored, self.settings.base_url)
+        headers = stored_headers(stored, self.settings.base_url)
         headers.pop("Location")
         if req.headers.get("if-none-match", "").replace('W/', '').strip('"') == str(
                 stored.version):
@@ -299,7 +257,7 @@ class FhirApi:
         return FhirResponse(200, views.resource_bytes(stored, mode, elements), headers)
 
     def _written(self, req: FhirRequest, stored: Stored, status: int) -> FhirResponse:
-        headers = _stored_headers(stored, self.settings.base_url)
+        headers = stored_headers(stored, self.settings.base_url)
         prefer = req.headers.get("prefer", "")
         if "return=minimal" in prefer:
             return FhirResponse(status, b"", headers)

@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 if TYPE_CHECKING:
     from gansu_health.fhir.operations import Operation
-    from gansu_health.fhir.rest.dispatch import FhirRequest
+    from gansu_health.fhir.rest.messages import FhirRequest
     from gansu_health.fhir.storage.repository import Stored
 
 # SMART permission letters: create, read, update, delete, search

@@ -1,0 +1,59 @@
+"""Transport-neutral FHIR requests and responses, and the error response every layer gives."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from email.utils import format_datetime
+from typing import Any
+
+import orjson
+
+from gansu_health.core.clock import from_micros
+from gansu_health.core.errors import PlatformError, TooManyRequests, Unauthorized
+from gansu_health.fhir.rest.guard import AccessNote
+from gansu_health.fhir.storage.repository import Stored
+
+FHIR_JSON = "application/fhir+json; charset=utf-8"
+# the request being served on this thread, for callbacks that only get a connection (bundles)
+current_request: ContextVar[FhirRequest | None] = ContextVar("current_request", default=None)
+
+
+@dataclass
+class FhirRequest:
+    """A transport-neutral FHIR request."""
+
+    method: str
+    path: str
+    params: list[tuple[str, str]]
+    headers: dict[str, str]  # lower-case names
+    body: bytes = b""
+    client_ip: str | None = None
+    principal: Any = None  # set by the guard (an identity.principal.Principal)
+    access: AccessNote = field(default_factory=AccessNote)
+
+
+@dataclass
+class FhirResponse:
+    """A transport-neutral FHIR response."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def stored_headers(stored: Stored, base: str) -> dict[str, str]:
+    """The ETag, Last-Modified and Location headers of a stored version."""
+    return {"ETag": stored.etag,
+            "Last-Modified": format_datetime(from_micros(stored.updated_us), usegmt=True),
+            "Location": f"{base}/{stored.rtype}/{stored.fid}/_history/{stored.version}"}
+
+
+def error_response(exc: PlatformError) -> FhirResponse:
+    """The OperationOutcome response for a platform error, with its protocol headers."""
+    response = FhirResponse(exc.status, orjson.dumps(exc.outcome()))
+    if isinstance(exc, Unauthorized):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="gansu-health", error="invalid_token"'
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response

@@ -188,6 +188,7 @@ def take_together(sched: Scheduler, conn: Connection, claims: list[Claim]) -> Ou
     for channel, sessions in by_channel.items():
         picked = repo.pick_numbers(conn, {s: len(g) for s, g in sessions.items()}, channel,
                                    now_us)
+        sched.know_slots(conn, {slot for found in picked.values() for _, slot, _ in found})
         for session_id, group in sessions.items():
             numbers = picked[session_id]
             if len(numbers) < len(group):

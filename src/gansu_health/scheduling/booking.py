@@ -83,6 +83,12 @@ class Scheduler:
                                       expression="patient")
         return row
 
+    def know_slots(self, conn: Connection, slot_ids: set[int]) -> None:
+        """Read the slots not yet remembered in one query (a batch touches many)."""
+        missing = sorted(slot_ids - self._slots.keys())
+        for ref in repo.slot_refs(conn, missing) if missing else []:
+            self._slots[ref.id] = ref
+
     def _slot(self, conn: Connection, slot_id: int | None) -> SlotRef | None:
         if slot_id is None:
             return None

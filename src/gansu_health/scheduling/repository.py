@@ -102,6 +102,12 @@ def slot(conn: Connection, *, slot_id: int | None = None, fid: str | None = None
     return SlotRef(row.id, row.fid, row.start_us, row.end_us), row.session_id, row.status
 
 
+def slot_refs(conn: Connection, slot_ids: Sequence[int]) -> list[SlotRef]:
+    """Return the slots with these ids."""
+    rows = conn.execute(select(sched_slot).where(sched_slot.c.id.in_(list(slot_ids))))
+    return [SlotRef(r.id, r.fid, r.start_us, r.end_us) for r in rows]
+
+
 def slots_of(conn: Connection, session_id: int) -> list[SlotRef]:
     """Return the slots of a session in time order."""
     rows = conn.execute(select(sched_slot).where(sched_slot.c.session_id == session_id)

@@ -35,14 +35,13 @@ from gansu_health.fhir.rest.guard import (
     Guard,
     OpenGuard,
 )
+from gansu_health.fhir.rest.history import HistoryQuery, history_body
 from gansu_health.fhir.rest.messages import FHIR_JSON as FHIR_JSON
 from gansu_health.fhir.rest.messages import FhirRequest as FhirRequest
 from gansu_health.fhir.rest.messages import FhirResponse as FhirResponse
 from gansu_health.fhir.rest.messages import current_request as current_request
 from gansu_health.fhir.rest.messages import error_response as error_response
 from gansu_health.fhir.rest.messages import stored_headers
-from gansu_health.fhir.search.engine import decode_cursor, encode_cursor
-from gansu_health.fhir.search.values import date_range
 from gansu_health.fhir.service import FhirService, check_id, check_type
 from gansu_health.fhir.storage.repository import Stored
 
@@ -316,48 +315,22 @@ class FhirApi:
                                search.elements, search.warnings)
 
     def _history(self, req: FhirRequest, rtype: str | None, fid: str | None) -> FhirResponse:
-        params = req.params
         level = "history-instance" if fid else "history-type" if rtype else "history-system"
         req.access.interaction(level, "R", rtype, fid)
         if fid is None:
             self.guard.history(req, rtype)
         else:
             self.guard.permit(req, rtype or "", READ)
-        values = dict(params)
-        count = min(int(values.get("_count", "50") or 50), self.settings.max_page_size)
-        since = values.get("_since")
-        since_us = None
-        if since:
-            rng = date_range(since, self.settings.timezone)
-            if rng is None:
-                raise BadRequest(f"_since '{since}' is not an instant", expression="_since")
-            since_us = rng[0]
-        ascending = values.get("_sort") in ("_lastUpdated", "none")
-        cursor = values.get("_cursor")
-        decoded = decode_cursor(cursor) if cursor else None
+        query = HistoryQuery.parse(req.params, self.settings.max_page_size,
+                                   self.settings.timezone)
         with read_transaction(self.engine) as conn:
             if fid is not None and self.service.store.current(conn, rtype or "", fid) is None:
                 raise NotFound(f"{rtype}/{fid} is not known")
             if fid is not None:
                 self._check_current(conn, req, rtype or "", fid)
-            versions = self.service.store.history(
-                conn, rtype=rtype, fid=fid, since_us=since_us, limit=count + 1,
-                ascending=ascending,
-                before_seq=decoded[0] if decoded and not ascending else None,
-                after=(decoded[0], decoded[1]) if decoded and ascending else None)
-        page, more = versions[:count], len(versions) > count
-        next_cursor = None
-        if more and page:
-            last = page[-1]
-            next_cursor = encode_cursor([last.txid, last.seq] if ascending else [last.seq])
-        path = "/".join(p for p in (rtype, fid, "_history") if p)
-        total = len(page) if not more and not cursor else None
-        poll_cursor = None
-        if ascending:
-            poll_cursor = encode_cursor([page[-1].txid, page[-1].seq]) if page else cursor
-        body = views.history_bundle(self.settings.base_url, path, params, page, next_cursor,
-                                    total, poll_cursor if ascending else None)
-        return FhirResponse(200, body)
+            versions = self.service.store.history(conn, rtype=rtype, fid=fid, **query.window())
+        return FhirResponse(200, history_body(self.settings.base_url, rtype, fid, req.params,
+                                              query, versions))
 
     def _bundle(self, req: FhirRequest) -> FhirResponse:
         bundle = self.json_body(req)

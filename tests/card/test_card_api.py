@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import base64
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import date, timedelta
 
 import httpx
-from tests.card.conftest import World, reason, value
+from tests.card.conftest import World, person, reason, resident, value
 from tests.conftest import LiveServer, mint_token
+from tests.mpi.test_service_support import golden_of, operation
 from tests.scheduling.conftest import Clock
 
 from gansu_health.card.operations import verifier_of
@@ -276,3 +277,37 @@ def test_a_hospital_system_client_scans_for_its_registered_institution(
     assert value(answer, "organization") == f"Organization/{world.org_b}"
     world.call("his-b", "Patient/$card-verify", 403, code=world.code(world.mother_b),
                organization=f"Organization/{world.org_a}")
+
+
+def test_a_merge_leaves_one_card_and_its_undo_restores_both(world: World, clock: Clock) -> None:
+    api = world.client.app.state.fhir  # type: ignore[attr-defined]
+    born = date(1991, 7, 7)
+    first = world.client.post("/fhir/Patient", json=person(
+        world.org_b, "孙", "丽", born, resident(born))).json()
+    second = world.client.post("/fhir/Patient", json=person(
+        world.org_a, "孙", "莉", born, resident(born))).json()
+    gone, kept = golden_of(world.client, first), golden_of(world.client, second)
+    assert gone["id"] != kept["id"]
+    card_gone = _issue(world, first["id"], "operator")
+    card_kept = _issue(world, second["id"], "operator")
+    old_code = world.code(first["id"], "operator")
+
+    merged = operation(world.client, "mdm-merge-golden-resources",
+                       fromGoldenResourceId=f"Person/{gone['id']}",
+                       toGoldenResourceId=f"Person/{kept['id']}")
+    api.events.deliver(api.engine, api.settings.node_id)
+    why, text = reason(world.call("registrar", "Patient/$card-verify", 422, code=old_code))
+    assert why == "revoked" and "(merged)" in text and card_kept in text
+    # the person now has one card, whichever hospital's record asks for it
+    assert _issue(world, first["id"], "operator", status=200) == card_kept
+    fresh = world.call("registrar", "Patient/$card-verify", code=world.code(first["id"],
+                                                                            "operator"))
+    assert value(fresh, "cardId") == card_kept
+
+    operation(world.client, "mdm-unmerge", mergeId=str(merged["parameter"][0]["valueInteger"]))
+    api.events.deliver(api.engine, api.settings.node_id)
+    assert _issue(world, first["id"], "operator", status=200) == card_gone
+    assert _issue(world, second["id"], "operator", status=200) == card_kept
+    back = world.call("registrar", "Patient/$card-verify", code=world.code(first["id"],
+                                                                           "operator"))
+    assert value(back, "cardId") == card_gone

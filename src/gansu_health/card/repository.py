@@ -68,6 +68,13 @@ def revoke(conn: Connection, card_id: str, *, at_us: int, reason: str) -> None:
         status="revoked", active_golden=None, revoked_us=at_us, revoke_reason=reason))
 
 
+def reactivate(conn: Connection, card_id: str) -> None:
+    """Make a revoked card its person's active card again (after an undone merge)."""
+    conn.execute(update(card).where(card.c.card_id == card_id).values(
+        status="active", active_golden=card.c.golden_id, revoked_us=None, revoke_reason=None,
+        replaced_by=None))
+
+
 def set_replaced_by(conn: Connection, card_id: str, new_id: str) -> None:
     """Point a revoked card at the card that replaced it."""
     conn.execute(update(card).where(card.c.card_id == card_id).values(replaced_by=new_id))

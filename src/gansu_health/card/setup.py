@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from gansu_health.card import operations
+from gansu_health.card import merges, operations
 from gansu_health.card.codes import CardKeys
 from gansu_health.card.service import CardService
 from gansu_health.card.verify import Verifier
@@ -23,3 +23,4 @@ def setup(api: FhirApi) -> None:
                         settings.card_dynamic_qr_ttl_s)
     operations.attach(api, Verifier(cards, ZoneInfo(settings.timezone)))
     operations.register(api.registry)
+    api.events.subscribe("card.merges", "mpi.golden.", merges.on_event)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.types import Message
 
+from gansu_health.fhir.rest.asgi import FhirFront
 from gansu_health.fhir.rest.dispatch import FhirRequest
 
 
@@ -61,3 +64,26 @@ def test_an_unexpected_failure_is_a_500_outcome_and_the_server_goes_on(
 def test_the_smart_discovery_document_is_still_served_under_the_base(client: TestClient) -> None:
     resp = client.get("/fhir/.well-known/smart-configuration")
     assert resp.status_code == 200 and "authorization_endpoint" in resp.json()
+
+
+def test_a_client_gone_before_its_body_arrived_gets_nothing_and_nothing_runs(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    api = client.app.state.fhir  # type: ignore[attr-defined]
+
+    def must_not_run(_req: FhirRequest) -> NoReturn:
+        raise AssertionError("a request without its body must not be served")
+
+    monkeypatch.setattr(api, "handle", must_not_run)
+    front = FhirFront(client.app, api=api, max_body=1024)
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/fhir/Patient", "root_path": "",
+             "headers": [(b"content-type", b"application/fhir+json")], "query_string": b""}
+    asyncio.run(front(scope, receive, send))
+    assert sent == [] and front.load.in_flight == 0

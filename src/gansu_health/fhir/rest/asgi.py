@@ -30,6 +30,10 @@ class BodyTooLarge(Exception):
     """The request body grew past the limit while it was read."""
 
 
+class ClientGone(Exception):
+    """The client disconnected before its request body arrived: nothing to answer."""
+
+
 class FhirFront:
     """ASGI middleware answering ``/fhir`` itself and passing every other request on."""
 
@@ -62,6 +66,8 @@ class FhirFront:
         try:
             response = await self._serve(scope, receive, path)
             await _send(send, response, scope["method"] == "HEAD")
+        except ClientGone:
+            return
         finally:
             self.load.leave()
 
@@ -105,7 +111,7 @@ async def _read(receive: Receive, limit: int) -> bytes:
     while True:
         message: Message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -276,34 +277,60 @@ def test_aud_must_be_this_server(browser: TestClient, app_client: Registered) ->
     assert parse_qs(urlsplit(resp.headers["location"]).query)["error"] == ["invalid_request"]
 
 
-def test_refresh_rotation(browser: TestClient, client: TestClient, app_client: Registered,
-                          citizen: Person, settings: Settings) -> None:
+def _signed_in_app(browser: TestClient, client: TestClient, app_client: Registered,
+                   citizen: Person) -> tuple[TestClient, dict[str, Any], dict[str, str]]:
+    """The app's token endpoint client, its first tokens and a refresh request for them."""
     anon = _browser(client, None)
     verifier, challenge = pkce()
     code = _code(_approve(browser, citizen, _params(app_client, challenge)))
-    first = _exchange(anon, app_client, code, verifier).json()
+    first: dict[str, Any] = _exchange(anon, app_client, code, verifier).json()
     refresh = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
                "client_id": app_client.client_id}
+    return anon, first, refresh
+
+
+def test_refresh_rotation(browser: TestClient, client: TestClient, app_client: Registered,
+                          citizen: Person, settings: Settings) -> None:
+    anon, first, refresh = _signed_in_app(browser, client, app_client, citizen)
     second = anon.post("/oauth/token", data=refresh)
     assert second.status_code == 200, second.text
     rotated = second.json()
     assert rotated["refresh_token"] != first["refresh_token"]
     assert rotated["patient"] == "oauth-self" and rotated["scope"] == first["scope"]
-    assert anon.post("/oauth/token", data=refresh).json()["error"] == "invalid_grant"
-    narrowed = anon.post("/oauth/token", data={
-        **refresh, "refresh_token": rotated["refresh_token"], "scope": "patient/*.rs"})
-    assert narrowed.status_code == 200
-    assert narrowed.json()["scope"] == "patient/*.rs"
-    assert "refresh_token" not in narrowed.json()  # offline_access was not asked for again
     wider = anon.post("/oauth/token", data={
         **refresh, "refresh_token": rotated["refresh_token"], "scope": "patient/*.cruds"})
     assert wider.json()["error"] in ("invalid_scope", "invalid_grant")
+    narrowed = anon.post("/oauth/token", data={
+        **refresh, "refresh_token": rotated["refresh_token"], "scope": "patient/*.rs"})
+    assert narrowed.status_code == 200, narrowed.text  # the refused widening used nothing up
+    assert narrowed.json()["scope"] == "patient/*.rs"
+    assert "refresh_token" not in narrowed.json()  # offline_access was not asked for again
     engine = build_engine(settings.database_url, settings)
     with read_transaction(engine) as conn:
         assert tokens.active(conn, first["refresh_token"], "refresh") is None
         assert tokens.active(conn, rotated["refresh_token"], "refresh") is None
         assert tokens.active(conn, narrowed.json()["access_token"]) is not None
     engine.dispose()
+
+
+def test_a_reused_refresh_token_revokes_the_clients_tokens_for_that_person(
+        browser: TestClient, client: TestClient, app_client: Registered, citizen: Person,
+        settings: Settings) -> None:
+    anon, _, refresh = _signed_in_app(browser, client, app_client, citizen)
+    rotated = anon.post("/oauth/token", data=refresh).json()
+    assert "refresh_token" in rotated
+    # the old refresh token again (a thief, or the app after the thief): refused, and the
+    # rotated tokens stop too — the legitimate app has to sign the person in again
+    assert anon.post("/oauth/token", data=refresh).json()["error"] == "invalid_grant"
+    again = anon.post("/oauth/token", data={**refresh,
+                                            "refresh_token": rotated["refresh_token"]})
+    assert again.json()["error"] == "invalid_grant"
+    engine = build_engine(settings.database_url, settings)
+    with read_transaction(engine) as conn:
+        assert tokens.active(conn, rotated["access_token"]) is None
+    engine.dispose()
+    assert client.get("/fhir/Patient/oauth-self", headers={
+        "Authorization": f"Bearer {rotated['access_token']}"}).status_code == 401
 
 
 def test_staff_get_user_scopes_only(client: TestClient, app_client: Registered,

@@ -3,6 +3,7 @@ introspection (RFC 7662) and revocation (RFC 7009)."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, grants
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from gansu_health.identity.oauth.server import OAuthServer
 
 CODE_TTL_S = 300
+log = logging.getLogger(__name__)
 TOKEN_TYPE_HINTS = {"access_token": "access", "refresh_token": "refresh"}
 
 
@@ -96,9 +98,21 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> StoredToken | None:
-        """The active refresh token with this string."""
-        record = tokens.active(_server(self).conn, refresh_token, "refresh")
-        return StoredToken(record) if record else None
+        """The active refresh token with this string. A revoked one presented before it would
+        have expired (a rotated token used again, RFC 9700 §4.14.2) revokes every token the
+        client holds for that person: its legitimate holder signs in again."""
+        conn = _server(self).conn
+        record = tokens.lookup(conn, refresh_token, "refresh")
+        if record is None:
+            return None
+        moment = to_micros(now())
+        if record.active_at(moment):
+            return StoredToken(record)
+        if record.revoked and moment < record.expires_us:
+            revoked = tokens.revoke_grant(conn, record)
+            log.warning("refresh token of client %s reused; revoked %d tokens of subject %s",
+                        record.client_id, revoked, record.subject)
+        return None
 
     def authenticate_user(self, refresh_token: StoredToken) -> AuthorizedUser:
         """The account and patient context the refresh token carries."""

@@ -154,6 +154,18 @@ def revoke_hash(conn: Connection, key: str, *, with_pair: bool = True) -> bool:
     return bool(result.rowcount)
 
 
+def revoke_grant(conn: Connection, record: TokenRecord) -> int:
+    """Revoke every token a client holds for the same person and patient context (the answer
+    to a rotated refresh token presented again: one of its two holders is not legitimate)."""
+    _revoked()
+    same_patient = (oauth_token.c.patient == record.patient if record.patient is not None
+                    else oauth_token.c.patient.is_(None))
+    result = conn.execute(update(oauth_token).where(
+        oauth_token.c.client_id == record.client_id, oauth_token.c.subject == record.subject,
+        same_patient, oauth_token.c.revoked.is_(False)).values(revoked=True))
+    return int(result.rowcount)
+
+
 def revoke_subject(conn: Connection, subject: str) -> int:
     """Revoke every token of an account or client (sign-out everywhere, disabled client)."""
     _revoked()

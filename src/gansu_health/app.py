@@ -78,10 +78,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        import os
-
-        import anyio.to_thread as _tt
-        _tt.current_default_thread_limiter().total_tokens = int(os.environ.get("GH_THREADS", "40"))
         stop = threading.Event()
         threading.Thread(target=_warm, args=(engine, settings.db_pool_size), daemon=True,
                          name="pool-warmer").start()

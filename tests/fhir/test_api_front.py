@@ -11,13 +11,25 @@ from fastapi.testclient import TestClient
 from starlette.types import Message
 
 from gansu_health.fhir.rest.asgi import FhirFront
-from gansu_health.fhir.rest.dispatch import FhirRequest
+from gansu_health.fhir.rest.dispatch import FhirApi, FhirRequest
 
 
 def _issue(resp: object) -> dict[str, str]:
     body = resp.json()  # type: ignore[attr-defined]
     assert body["resourceType"] == "OperationOutcome"
     return body["issue"][0]  # type: ignore[no-any-return]
+
+
+def _handle_raising(client: TestClient, monkeypatch: pytest.MonkeyPatch,
+                    error: Exception) -> FhirApi:
+    """Make every FHIR request that reaches ``FhirApi.handle`` raise ``error``."""
+    api: FhirApi = client.app.state.fhir  # type: ignore[attr-defined]
+
+    def handle(_req: FhirRequest) -> NoReturn:
+        raise error
+
+    monkeypatch.setattr(api, "handle", handle)
+    return api
 
 
 def test_a_streamed_body_over_the_limit_is_refused(client: TestClient) -> None:
@@ -47,12 +59,7 @@ def test_head_has_the_headers_of_get_without_the_body(client: TestClient) -> Non
 
 def test_an_unexpected_failure_is_a_500_outcome_and_the_server_goes_on(
         client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    api = client.app.state.fhir  # type: ignore[attr-defined]
-
-    def broken(_req: FhirRequest) -> NoReturn:
-        raise RuntimeError("disk on fire")
-
-    monkeypatch.setattr(api, "handle", broken)
+    _handle_raising(client, monkeypatch, RuntimeError("disk on fire"))
     resp = client.get("/fhir/Patient")
     assert resp.status_code == 500 and "disk on fire" not in resp.text
     assert _issue(resp)["severity"] in ("error", "fatal")
@@ -68,12 +75,8 @@ def test_the_smart_discovery_document_is_still_served_under_the_base(client: Tes
 
 def test_a_client_gone_before_its_body_arrived_gets_nothing_and_nothing_runs(
         client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    api = client.app.state.fhir  # type: ignore[attr-defined]
-
-    def must_not_run(_req: FhirRequest) -> NoReturn:
-        raise AssertionError("a request without its body must not be served")
-
-    monkeypatch.setattr(api, "handle", must_not_run)
+    api = _handle_raising(client, monkeypatch,
+                          AssertionError("a request without its body must not be served"))
     front = FhirFront(client.app, api=api, max_body=1024)
     sent: list[Message] = []
 

@@ -95,11 +95,10 @@ class Combiner:
                 with write_transaction(self.engine) as conn, self.sched.batch(conn):
                     done = take_together(self.sched, conn, batch)
                 outcome = done  # committed: only now are they answered
-                for claim in batch:
-                    if claim.fid in outcome.refused:
-                        refusal = outcome.refused[claim.fid]
-                        self.sched.hints.mark(claim.session_id, claim.channel, None,
-                                              refusal.message)
+                sold_out = {(c.session_id, c.channel): outcome.refused[c.fid].message
+                            for c in batch if c.fid in outcome.refused}
+                for (session_id, channel), message in sold_out.items():
+                    self.sched.hints.mark(session_id, channel, None, message)
             except Exception:  # the batch rolled back: every claim books alone
                 log.warning("a booking batch failed; its claims book alone", exc_info=True)
             finally:

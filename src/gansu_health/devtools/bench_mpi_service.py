@@ -38,6 +38,7 @@ from gansu_health.core.database import build_engine
 from gansu_health.core.migrate import upgrade
 from gansu_health.core.settings import Settings
 from gansu_health.devtools.bench_fhir_servers import machine_info
+from gansu_health.devtools.bench_mpi_parallel import post_bundles, register_parallel
 from gansu_health.fhir.rest.dispatch import FhirApi, FhirRequest
 from gansu_health.fhir.setup import build_fhir_api
 from gansu_health.mpi.engine.synthetic import SyntheticRecord, generate_population
@@ -106,8 +107,14 @@ def _env(**values: str) -> Iterator[None]:
 
 
 @contextmanager
-def database(postgres: bool, keep: Path | None) -> Iterator[tuple[str, Any]]:
-    """Yield (URL, size function) of a fresh migrated database, removed afterwards."""
+def database(postgres: bool, keep: Path | None, url: str | None = None
+             ) -> Iterator[tuple[str, Any]]:
+    """Yield (URL, size function) of a fresh migrated database, removed afterwards (or of the
+    given database, migrated and kept)."""
+    if url is not None:
+        upgrade(url)
+        yield url, None
+        return
     if postgres:
         from gansu_health.devtools.pgcluster import PostgresCluster
 
@@ -138,6 +145,9 @@ def db_bytes(engine: Engine, sqlite_size: Any) -> int:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return int(sqlite_size())
     with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+            return int(pages * conn.exec_driver_sql("PRAGMA page_size").scalar_one())
         return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
 
 
@@ -148,26 +158,34 @@ def _progress(console: Console) -> Progress:
 
 
 def register(api: FhirApi, records: Sequence[SyntheticRecord], bundle_size: int,
-             console: Console) -> dict[str, Any]:
-    """Post the records in transaction Bundles; return counts, seconds and the rate."""
-    errors: list[str] = []
-    seconds = 0.0
+             console: Console, *, workers: int = 1, url: str = "",
+             identity_policy: str = "flag") -> dict[str, Any]:
+    """Post the records in transaction Bundles (from ``workers`` processes when more than
+    one); return counts, seconds and the rate."""
     with _progress(console) as bar:
         task = bar.add_task("registering", total=len(records), rate="")
-        for start in range(0, len(records), bundle_size):
-            chunk = records[start:start + bundle_size]
-            body = transaction(chunk)
-            began = time.perf_counter()
-            resp = api.handle(FhirRequest("POST", "", [], {"content-type": "application/fhir+json"},
-                                          body))
-            seconds += time.perf_counter() - began
-            if resp.status >= 400:
-                errors.append(resp.body.decode()[:300])
-            done = start + len(chunk)
-            bar.update(task, advance=len(chunk), rate=f"{done / max(seconds, 1e-9):,.0f} rec/s")
+        if workers > 1:
+            def show(count: int, seconds: float) -> None:
+                bar.update(task, completed=count,
+                           rate=f"{count / max(seconds, 1e-9):,.0f} rec/s")
+
+            seconds, errors = register_parallel(url, identity_policy, records, bundle_size,
+                                                workers, transaction, show)
+        else:
+            spent = [0.0, 0]
+
+            def step(count: int, took: float) -> None:
+                spent[0] += took
+                spent[1] += count
+                bar.update(task, advance=count,
+                           rate=f"{spent[1] / max(spent[0], 1e-9):,.0f} rec/s")
+
+            errors = post_bundles(api, records, bundle_size, transaction, step)
+            seconds = spent[0]
     rate = len(records) / seconds if seconds else 0.0
-    return {"records": len(records), "bundle_size": bundle_size, "seconds": round(seconds, 2),
-            "per_second": round(rate, 1), "errors": len(errors), "first_errors": errors[:3]}
+    return {"records": len(records), "bundle_size": bundle_size, "workers": workers,
+            "seconds": round(seconds, 2), "per_second": round(rate, 1), "errors": len(errors),
+            "first_errors": errors[:3]}
 
 
 def _quantile(values: Sequence[float], q: float) -> float:
@@ -225,8 +243,13 @@ def _same_person(found: dict[str, Any], record: SyntheticRecord) -> bool:
 def run(persons: int = 20_000, matches: int = 500, postgres: bool = False,
         bundle_size: int = 200, typo_rate: float = 0.3, identity_policy: str = "flag",
         keep: Path | None = None, seed: int = 20250630,
-        console: Console | None = None) -> dict[str, Any]:
+        console: Console | None = None, workers: int = 1,
+        database_url: str | None = None) -> dict[str, Any]:
     """Run the MPI service benchmark and return its figures."""
+    postgres = postgres or bool(database_url and database_url.startswith("postgresql"))
+    if workers > 1 and not postgres:
+        raise typer.BadParameter("several workers need --postgres (SQLite has one writer)",
+                                 param_hint="--workers")
     console = console or Console()
     machine = {**machine_info(), "loadavg_start": _loadavg()}
     console.rule("[bold]gansu-health MPI service benchmark")
@@ -239,15 +262,18 @@ def run(persons: int = 20_000, matches: int = 500, postgres: bool = False,
     result: dict[str, Any] = {"persons": persons, "registrations": len(records),
                               "backend": "postgresql" if postgres else "sqlite",
                               "identity_policy": identity_policy, "machine": machine}
-    with database(postgres, keep) as (url, sqlite_size):
+    with database(postgres, keep, database_url) as (url, sqlite_size):
         engine = build_engine(url, Settings(database_url=url))
         try:
             with _env(GANSU_HEALTH_MPI_IDENTITY_POLICY=identity_policy):
                 api = build_fhir_api(Settings(database_url=url), engine)
-            result["registration"] = reg = register(api, records, bundle_size, console)
+            result["registration"] = reg = register(api, records, bundle_size, console,
+                                                    workers=workers, url=url,
+                                                    identity_policy=identity_policy)
             console.print(f"registration: {reg['records']:,} in {reg['seconds']:.1f} s = "
                           f"[bold]{reg['per_second']:,.0f} registrations/s[/] "
-                          f"(target ≥ {TARGET_RATE:.0f}), {reg['errors']} failed Bundles")
+                          f"(target ≥ {TARGET_RATE:.0f}; {workers} worker(s)), "
+                          f"{reg['errors']} failed Bundles")
             for err in reg["first_errors"]:
                 console.print(f"  [red]✗[/] {err}")
             result["db_bytes"] = db_bytes(engine, sqlite_size)
@@ -273,9 +299,15 @@ def mpi_service(
     identity_policy: Annotated[str, typer.Option(help="flag or reject invalid ids.")] = "flag",
     keep: Annotated[Path | None, typer.Option(help="Keep the SQLite file in this folder.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the figures to this JSON file.")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Processes registering at once (PostgreSQL only).")] = 1,
+    database_url: Annotated[str | None, typer.Option(
+        "--database", help="Use this (empty) database instead of a throwaway one; kept.")
+    ] = None,
 ) -> None:
     """Register synthetic persons with matching, then time Patient/$match."""
-    result = run(persons, matches, postgres, bundle_size, typo_rate, identity_policy, keep)
+    result = run(persons, matches, postgres, bundle_size, typo_rate, identity_policy, keep,
+                 workers=workers, database_url=database_url)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

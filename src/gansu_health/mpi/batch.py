@@ -150,11 +150,13 @@ def refresh_many(mpi: MpiService, conn: Connection, golden_ids: Sequence[str]) -
     info = repo.records(conn, fids)
     current = {s.fid: s.json() for s in store.load_many(conn, store.rids_of(
         conn, [(GOLDEN_TYPE, g) for g in active])).values()}
+    by_fid = {s.fid: s for s in loaded.values()}
     writes: list[WriteItem] = []
     for g in active:
         mine = manual[g]
         sources = [SourceView(s.fid, s.json(), info.get(s.fid, (b"", True, 0))[1], s.updated_us,
-                              mine[s.fid]) for s in loaded.values() if s.fid in mine]
+                              mine[s.fid]) for s in sorted(
+                                  (by_fid[f] for f in mine if f in by_fid), key=lambda s: s.rid)]
         old = absorbed.get(g, [])
         body = build_golden(g, rows[g].empi_id, sources, old_empi_ids=[e for _, e in old],
                             replaces=[o for o, _ in old])

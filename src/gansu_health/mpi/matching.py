@@ -71,11 +71,13 @@ class Scorer:
 
     def score_sources(self, conn: Connection, features: Features, keys: Sequence[str], *,
                       exclude: str | None, linked_only: bool = True,
-                      extra: Sequence[tuple[str, str | None, Features]] = ()
-                      ) -> list[PairScore]:
-        """Score every candidate source (and ``extra`` in-flight records), best first."""
-        found = blocking.candidates(conn, self.vault.lookup_keys(keys), exclude=exclude,
-                                    limit=self.max_candidates, linked_only=linked_only)
+                      extra: Sequence[tuple[str, str | None, Features]] = (),
+                      found: Sequence[blocking.Candidate] | None = None) -> list[PairScore]:
+        """Score every candidate source (and ``extra`` in-flight records), best first; the
+        candidates are looked up unless ``found`` (fetched ahead)."""
+        if found is None:
+            found = blocking.candidates(conn, self.vault.lookup_keys(keys), exclude=exclude,
+                                        limit=self.max_candidates, linked_only=linked_only)
         pairs = [PairScore(c.source_id, c.golden_id, self.matcher.compare(
                      features, self.vault.open_features(c.source_id, c.features)))
                  for c in found]
@@ -86,11 +88,12 @@ class Scorer:
 
     def score_goldens(self, conn: Connection, features: Features, keys: Sequence[str], *,
                       exclude: str | None,
-                      extra: Sequence[tuple[str, str | None, Features]] = ()
-                      ) -> list[GoldenScore]:
+                      extra: Sequence[tuple[str, str | None, Features]] = (),
+                      found: Sequence[blocking.Candidate] | None = None) -> list[GoldenScore]:
         """Best score per golden record, best first (certainly-not pairs are dropped)."""
         best: dict[str, GoldenScore] = {}
-        for pair in self.score_sources(conn, features, keys, exclude=exclude, extra=extra):
+        for pair in self.score_sources(conn, features, keys, exclude=exclude, extra=extra,
+                                       found=found):
             if pair.golden_id is None or pair.result.grade == "certainly-not":
                 continue
             if pair.golden_id not in best:  # pairs come best first

@@ -70,10 +70,11 @@ def lock_keys(conn: Connection, keys: Iterable[str]) -> None:
     """Serialise registrations sharing a blocking key (PostgreSQL; SQLite writers are serial)."""
     if is_sqlite(conn):
         return
-    for key in sorted(set(keys)):
-        lock = int.from_bytes(hashlib.sha256(f"mpi:{key}".encode()).digest()[:8], "big",
-                              signed=True)
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+    locks = sorted({int.from_bytes(hashlib.sha256(f"mpi:{key}".encode()).digest()[:8], "big",
+                                   signed=True) for key in keys})
+    if locks:  # one statement, taken in array order: every transaction locks in the same order
+        conn.execute(text("SELECT count(pg_advisory_xact_lock(k)) "
+                          "FROM unnest(CAST(:ks AS bigint[])) AS k"), {"ks": locks})
 
 
 # ---- features, blocking keys and identifiers of source records

@@ -24,7 +24,8 @@ from gansu_health.fhir.storage.repository import ResourceStore, Stored, new_id
 from gansu_health.mpi import batch
 from gansu_health.mpi import repository as repo
 from gansu_health.mpi.batch import link_payload
-from gansu_health.mpi.engine import Features, Matcher, blocking_keys, features_from_patient
+from gansu_health.mpi.blocking import Candidate
+from gansu_health.mpi.engine import Features, Matcher
 from gansu_health.mpi.golden import (
     GOLDEN_TYPE,
     SourceView,
@@ -34,9 +35,9 @@ from gansu_health.mpi.golden import (
     same_content,
     set_empi,
 )
-from gansu_health.mpi.identity import IdentityCheck, check_identity
 from gansu_health.mpi.matching import GoldenScore, Scorer
-from gansu_health.mpi.protect import MpiVault, source_identifiers
+from gansu_health.mpi.prefetch import fetched, prefetch, prepare
+from gansu_health.mpi.protect import MpiVault
 from gansu_health.mpi.repository import AUTO, MANUAL, MATCH, NO_MATCH, POSSIBLE_MATCH, Link
 from gansu_health.mpi.settings import MpiSettings
 
@@ -147,6 +148,12 @@ class MpiService:
                     f"Person/{item.fid} is a golden record; it cannot be deleted",
                     expression="Person")
 
+    def before_write_many(self, conn: Connection, items: list[tuple[dict[str, Any], bool]]
+                          ) -> None:
+        """Prepare the source Patients of a write and fetch what their matching reads at once."""
+        if not conn.info.get(_INTERNAL):
+            prefetch(self, conn, items)
+
     def before_write(self, conn: Connection, body: dict[str, Any], is_new: bool) -> None:
         """Validate, match and stamp the enterprise id on a source Patient about to be stored."""
         if conn.info.get(_INTERNAL):
@@ -156,13 +163,20 @@ class MpiService:
             raise UnprocessableEntity(
                 "Golden records are Person resources maintained by the master patient index; "
                 "a Patient cannot carry their tag", expression="Patient.meta.tag")
-        check, features, keys, identifiers = prepare(
-            body, reject=self.settings.identity_policy == "reject")
-        repo.lock_keys(conn, keys)
+        ready = fetched(conn).prepared.pop(str(fid), None) if fid else None
+        found: list[Candidate] | None = None
+        if ready is None:
+            check, features, keys, identifiers = prepare(
+                body, reject=self.settings.identity_policy == "reject")
+            repo.lock_keys(conn, keys)
+        else:
+            check, features, keys, identifiers = (ready.check, ready.features, ready.keys,
+                                                  ready.identifiers)
+            found = ready.candidates
         current = repo.match_link(conn, str(fid)) if fid and not is_new else None
         pending = self._pending(conn)
         decision = self.decide(conn, str(fid) if fid else None, features, keys, current,
-                               pending)
+                               pending, found=found, is_new=is_new)
         set_empi(body, decision.empi_id)
         pending.append(Pending(body, features, keys, identifiers, check.resident_id,
                                check.verified, decision))
@@ -209,14 +223,16 @@ class MpiService:
     # ---- matching
 
     def decide(self, conn: Connection, fid: str | None, features: Features, keys: list[str],
-               current: Link | None, pending: list[Pending]) -> Decision:
+               current: Link | None, pending: list[Pending], *,
+               found: list[Candidate] | None = None, is_new: bool = False) -> Decision:
         """Choose the golden record of a source: keep a MANUAL link, else the certain match."""
         wanted = set(keys)  # in-flight records are candidates as stored ones are: a shared key
         extra = [(str(p.body.get("id") or f"pending-{i}"), p.decision.golden_id, p.features)
                  for i, p in enumerate(pending) if wanted.intersection(p.keys)]
-        scored = self.scorer.score_goldens(conn, features, keys, exclude=fid, extra=extra)
+        scored = self.scorer.score_goldens(conn, features, keys, exclude=fid, extra=extra,
+                                           found=found)
         blocked: set[str] = set()
-        if fid:
+        if fid and not is_new:  # a new (or re-created) source has no links yet
             blocked = {link.golden_id for link in repo.links_of(conn, source_id=fid)
                        if link.match_result == NO_MATCH or
                        (link.link_source == MANUAL and link.match_result != MATCH)}
@@ -244,21 +260,31 @@ class MpiService:
         if decision is None:
             decision = Decision(new_id(), new_empi_id(), True)
         chosen = decision.golden_id
-        distinct = set() if decision.new_golden else self._distinct_from(conn, chosen)
+        distinct = set() if decision.new_golden or _fresh(pending, chosen) else \
+            self._distinct_from(conn, chosen)
         decision.possibles = [s for s in scored if s.golden_id != chosen and
                               s.golden_id not in distinct]
         return decision
 
     def _distinct_from(self, conn: Connection, golden_id: str) -> set[str]:
+        known = fetched(conn).distinct.get(golden_id)
+        if known is not None:
+            return set(known)
         pairs = repo.not_duplicates_of(conn, [golden_id])
         return {b if a == golden_id else a for a, b in pairs}
 
     def _claim(self, conn: Connection, golden_id: str, pending: list[Pending]
                ) -> tuple[str, str]:
         """Lock a golden record against concurrent merges; return (id, enterprise id)."""
+        fresh = _fresh(pending, golden_id)
+        if fresh is not None:
+            return golden_id, fresh
+        ahead = fetched(conn).goldens  # locked already
         while True:
-            self.lock_golden(conn, golden_id)
-            row = repo.golden(conn, golden_id)
+            row = ahead.get(golden_id)
+            if row is None:
+                self.lock_golden(conn, golden_id)
+                row = repo.golden(conn, golden_id)
             if row is None:  # created earlier in this transaction
                 return golden_id, next(p.decision.empi_id for p in pending
                                        if p.decision.golden_id == golden_id)
@@ -368,12 +394,10 @@ class MpiService:
         self.write_golden(conn, body)
 
 
-def prepare(body: dict[str, Any], *, reject: bool
-            ) -> tuple[IdentityCheck, Features, list[str], list[tuple[str, str]]]:
-    """Check the identity of a source body, then extract features, blocking keys, identifiers."""
-    check = check_identity(body, reject=reject)
-    features = features_from_patient(body)
-    return check, features, blocking_keys(features), source_identifiers(body)
+def _fresh(pending: list[Pending], golden_id: str) -> str | None:
+    """Return the enterprise id of a golden record created by this transaction, if it is one."""
+    return next((p.decision.empi_id for p in pending
+                 if p.decision.new_golden and p.decision.golden_id == golden_id), None)
 
 
 _SERVICES: WeakKeyDictionary[Any, MpiService] = WeakKeyDictionary()

@@ -63,6 +63,7 @@ def setup(api: FhirApi) -> None:
     store = api.service.store
     mpi = MpiService(store, api.settings.node_id, settings,
                      vault=MpiVault(field_cipher(api.settings)))
+    store.on_before_write_many("Patient", mpi.before_write_many)
     store.on_before_write("Patient", mpi.before_write)
     store.on_after_write("Patient", mpi.after_write)
     store.on_before_write(GOLDEN_TYPE, mpi.before_person_write)

@@ -76,6 +76,7 @@ _txid = transaction_id
 
 
 BeforeWrite = Callable[[Connection, dict[str, Any], bool], None]
+BeforeWriteMany = Callable[[Connection, list[tuple[dict[str, Any], bool]]], None]
 AfterWrite = Callable[[Connection, list[Stored]], None]
 
 
@@ -93,11 +94,16 @@ class ResourceStore:
         self.node = node
         self.protection: FieldProtection | None = None
         self.before_write: dict[str, list[BeforeWrite]] = {}
+        self.before_write_many: dict[str, list[BeforeWriteMany]] = {}
         self.after_write: dict[str, list[AfterWrite]] = {}
 
     def on_before_write(self, rtype: str, hook: BeforeWrite) -> None:
         """Call ``hook(conn, body, is_new)`` before each ``rtype`` body is stored."""
         self.before_write.setdefault(rtype, []).append(hook)
+
+    def on_before_write_many(self, rtype: str, hook: BeforeWriteMany) -> None:
+        """Call ``hook(conn, [(body, is_new), …])`` once per write before the per-body hooks."""
+        self.before_write_many.setdefault(rtype, []).append(hook)
 
     def on_after_write(self, rtype: str, hook: AfterWrite) -> None:
         """Call ``hook(conn, stored)`` after ``rtype`` versions (or deletions) are stored."""
@@ -140,6 +146,16 @@ class ResourceStore:
             query = query.with_for_update()
         row = conn.execute(query).first()
         return (row.rid, row.version, row.deleted) if row else None
+
+    def lock(self, conn: Connection, rtype: str, fids: Sequence[str]) -> None:
+        """Lock the current rows of many resources, in id order (PostgreSQL; no-op on SQLite)."""
+        if is_sqlite(conn):
+            return
+        wanted = sorted(set(fids))
+        for i in range(0, len(wanted), bulk.CHUNK):
+            conn.execute(select(resource.c.rid).where(
+                resource.c.rtype == rtype, resource.c.fid.in_(wanted[i:i + bulk.CHUNK]))
+                .order_by(resource.c.fid).with_for_update()).all()
 
     def read(self, conn: Connection, rtype: str, fid: str) -> Stored:
         """Return the current version, raising NotFound or Gone."""
@@ -211,13 +227,17 @@ class ResourceStore:
                     f"If-Match expects version {item.if_match} of {rtype}/{fid} but the current "
                     f"is {'none' if have is None else have[1]}", expression="If-Match")
         named: list[tuple[str, str]] = []
+        fresh: list[bool] = []
         for item, (rtype, fid) in zip(items, keys, strict=True):
             fid = fid or new_id()
             have = existing.get((rtype, fid))
             item.body["id"] = fid
-            for before in self.before_write.get(rtype, ()):
-                before(conn, item.body, have is None or have[2])
             named.append((rtype, fid))
+            fresh.append(have is None or have[2])
+        self._before_many(conn, items, named, fresh)
+        for item, (rtype, _), is_new in zip(items, named, fresh, strict=True):
+            for before in self.before_write.get(rtype, ()):
+                before(conn, item.body, is_new)
         # row ids are reserved only after the hooks, which may themselves have stored resources
         rids = iter(bulk.allocate_rids(conn, sum(k not in existing for k in named)))
         stamp = to_micros(now())
@@ -257,6 +277,14 @@ class ResourceStore:
             bulk.insert_rows(conn, INDEX_TABLES[ptype].name, bulk.INDEX_COLUMNS[ptype], rows)
         self._after(conn, out)
         return out
+
+    def _before_many(self, conn: Connection, items: Sequence[WriteItem],
+                     named: Sequence[tuple[str, str]], fresh: Sequence[bool]) -> None:
+        for rtype, hooks in self.before_write_many.items():
+            group = [(item.body, is_new) for item, (t, _), is_new in
+                     zip(items, named, fresh, strict=True) if t == rtype]
+            for hook in hooks if group else ():
+                hook(conn, group)
 
     def _currents(self, conn: Connection, keys: Sequence[tuple[str, str]]
                   ) -> dict[tuple[str, str], tuple[int, int, bool]]:

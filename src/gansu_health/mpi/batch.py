@@ -29,7 +29,8 @@ from gansu_health.mpi.models import (
 )
 
 if TYPE_CHECKING:
-    from gansu_health.mpi.service import MpiService, Pending
+    from gansu_health.mpi.decision import Pending
+    from gansu_health.mpi.service import MpiService
 
 CHUNK = 500
 REASON = "registration"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -25,6 +24,7 @@ from gansu_health.mpi import batch
 from gansu_health.mpi import repository as repo
 from gansu_health.mpi.batch import link_payload
 from gansu_health.mpi.blocking import Candidate
+from gansu_health.mpi.decision import Decision, Pending, fresh_golden
 from gansu_health.mpi.engine import Features, Matcher
 from gansu_health.mpi.golden import (
     GOLDEN_TYPE,
@@ -35,7 +35,7 @@ from gansu_health.mpi.golden import (
     same_content,
     set_empi,
 )
-from gansu_health.mpi.matching import GoldenScore, Scorer
+from gansu_health.mpi.matching import Scorer
 from gansu_health.mpi.prefetch import fetched, prefetch, prepare
 from gansu_health.mpi.protect import MpiVault
 from gansu_health.mpi.repository import AUTO, MANUAL, MATCH, NO_MATCH, POSSIBLE_MATCH, Link
@@ -43,33 +43,6 @@ from gansu_health.mpi.settings import MpiSettings
 
 _INTERNAL = "mpi_internal"
 _PENDING = "mpi_pending"
-
-
-@dataclass
-class Decision:
-    """Where a record goes: its golden record, how it was linked, and pairs to review."""
-
-    golden_id: str
-    empi_id: str
-    new_golden: bool
-    link_source: str = AUTO
-    score: float | None = None
-    grade: str | None = None
-    keep: bool = False  # the existing MATCH link stays as it is
-    possibles: list[GoldenScore] = field(default_factory=list)
-
-
-@dataclass
-class Pending:
-    """A record seen by the before-write hook, waiting for its id in the after-write hook."""
-
-    body: dict[str, Any]  # the very dict the store writes; it gets ``id`` before storing
-    features: Features
-    keys: list[str]
-    identifiers: list[tuple[str, str]]
-    resident_id: str | None
-    verified: bool
-    decision: Decision
 
 
 class MpiService:
@@ -260,7 +233,7 @@ class MpiService:
         if decision is None:
             decision = Decision(new_id(), new_empi_id(), True)
         chosen = decision.golden_id
-        distinct = set() if decision.new_golden or _fresh(pending, chosen) else \
+        distinct = set() if decision.new_golden or fresh_golden(pending, chosen) else \
             self._distinct_from(conn, chosen)
         decision.possibles = [s for s in scored if s.golden_id != chosen and
                               s.golden_id not in distinct]
@@ -276,7 +249,7 @@ class MpiService:
     def _claim(self, conn: Connection, golden_id: str, pending: list[Pending]
                ) -> tuple[str, str]:
         """Lock a golden record against concurrent merges; return (id, enterprise id)."""
-        fresh = _fresh(pending, golden_id)
+        fresh = fresh_golden(pending, golden_id)
         if fresh is not None:
             return golden_id, fresh
         ahead = fetched(conn).goldens  # locked already
@@ -392,12 +365,6 @@ class MpiService:
                 self.read_golden(conn, golden_id), body):
             return
         self.write_golden(conn, body)
-
-
-def _fresh(pending: list[Pending], golden_id: str) -> str | None:
-    """Return the enterprise id of a golden record created by this transaction, if it is one."""
-    return next((p.decision.empi_id for p in pending
-                 if p.decision.new_golden and p.decision.golden_id == golden_id), None)
 
 
 _SERVICES: WeakKeyDictionary[Any, MpiService] = WeakKeyDictionary()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import event
+from tests.conftest import LiveServer
 from tests.mpi.test_service_support import (
     HOSPITAL_A,
     HOSPITAL_B,
@@ -20,6 +23,8 @@ from tests.mpi.test_service_support import (
     new_person,
     operation,
 )
+
+from gansu_health.mpi.resident_id import RESIDENT_ID_SYSTEM
 
 
 def _transaction(bodies: list[dict[str, Any]]) -> dict[str, Any]:
@@ -101,3 +106,32 @@ def test_the_statements_of_a_bundle_do_not_grow_with_its_records(client: TestCli
             _post(client, [p.patient(HOSPITAL_B) for p in group])
         counts.append(len([s for s in seen if "mpi_" in s or "advisory" in s]))
     assert counts[1] <= counts[0] + 4, counts  # per Bundle, not per record
+
+
+def _post_when_ready(server: LiveServer, bundle: dict[str, Any], barrier: threading.Barrier,
+                     answers: list[httpx.Response]) -> None:
+    barrier.wait()
+    answers.append(httpx.post(server.base, json=bundle, timeout=60, headers=server.headers))
+
+
+def test_concurrent_bundles_naming_the_same_people_in_opposite_orders_both_succeed(
+        live_server: LiveServer) -> None:
+    for _ in range(3):
+        people = [new_person("冯", given) for given in ("一", "二", "三", "四")]
+        bundles = [_transaction([p.patient(HOSPITAL_A) for p in people]),
+                   _transaction([p.patient(HOSPITAL_B) for p in reversed(people)])]
+        barrier = threading.Barrier(2)
+        answers: list[httpx.Response] = []
+        threads = [threading.Thread(target=_post_when_ready, args=(
+            live_server, b, barrier, answers)) for b in bundles]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [a.status_code for a in answers] == [200, 200], [a.text[:300] for a in answers]
+        for person in people:
+            found = httpx.get(f"{live_server.base}/Patient", headers=live_server.headers,
+                              params={"identifier": f"{RESIDENT_ID_SYSTEM}|{person.resident_id}"}
+                              ).json()
+            assert found["total"] == 2
+            assert len({empi_of(e["resource"]) for e in found["entry"]}) == 1

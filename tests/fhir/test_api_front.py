@@ -8,6 +8,7 @@ from typing import NoReturn
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 from starlette.types import Message
 
 from gansu_health.fhir.rest.asgi import FhirFront
@@ -90,3 +91,24 @@ def test_a_client_gone_before_its_body_arrived_gets_nothing_and_nothing_runs(
              "headers": [(b"content-type", b"application/fhir+json")], "query_string": b""}
     asyncio.run(front(scope, receive, send))
     assert sent == [] and front.load.in_flight == 0
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+def test_a_transaction_undone_by_a_deadlock_is_a_503_to_retry(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    api: FhirApi = client.app.state.fhir  # type: ignore[attr-defined]
+    errors = iter([OperationalError("INSERT …", {}, _Deadlock("deadlock detected")),
+                   OperationalError("INSERT …", {}, RuntimeError("disk full"))])
+
+    def route(_req: FhirRequest) -> NoReturn:
+        raise next(errors)
+
+    monkeypatch.setattr(api, "_route", route)
+    resp = client.get("/fhir/Patient")
+    assert resp.status_code == 503 and resp.headers["retry-after"] == "1"
+    assert _issue(resp)["code"] == "transient" and "Send it again" in _issue(resp)["diagnostics"]
+    resp = client.get("/fhir/Patient")  # any other database failure stays a 500
+    assert resp.status_code == 500 and "disk full" not in resp.text

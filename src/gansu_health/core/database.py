@@ -94,6 +94,17 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             conn.info["begin_mode"] = "DEFERRED"
 
 
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialisation failure
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Tell whether a database error undid a transaction that may simply be tried again."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
+        return True
+    return isinstance(orig, sqlite3.OperationalError) and "database is locked" in str(orig)
+
+
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
     """Open a read-only transaction (a consistent snapshot on both engines)."""

@@ -115,6 +115,15 @@ class Conflict(PlatformError):
     code = "conflict"
 
 
+class TransientConflict(PlatformError):
+    """The database undid the transaction to break a deadlock or a serialisation conflict:
+    nothing was written and the same request may be sent again (503 with Retry-After)."""
+
+    status = 503
+    code = "transient"
+    retry_after = 1
+
+
 class PreconditionFailed(PlatformError):
     """An If-Match or conditional criterion failed (412)."""
 

@@ -8,9 +8,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import orjson
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from gansu_health.core.clock import to_micros
-from gansu_health.core.database import read_transaction, write_transaction
+from gansu_health.core.database import is_transient, read_transaction, write_transaction
 from gansu_health.core.errors import (
     BadRequest,
     Forbidden,
@@ -19,6 +20,7 @@ from gansu_health.core.errors import (
     NotAcceptable,
     NotFound,
     PlatformError,
+    TransientConflict,
 )
 from gansu_health.core.events import EventBus
 from gansu_health.core.settings import Settings
@@ -73,6 +75,13 @@ class FhirApi:
         except PlatformError as exc:
             status = exc.status
             return error_response(exc)
+        except DBAPIError as exc:
+            if not is_transient(exc):
+                raise
+            status = TransientConflict.status
+            return error_response(TransientConflict(
+                "The database undid this request to resolve a conflict with a concurrent one; "
+                "nothing was stored. Send it again."))
         finally:
             current_request.reset(token)
             if req.principal is not None:

@@ -9,14 +9,14 @@ with one multi-row statement per table, and refreshes all touched golden Persons
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection, insert, select
 
 from gansu_health.core.events import outbox, transaction_id
-from gansu_health.fhir.storage.repository import WriteItem
+from gansu_health.fhir.storage.repository import Stored, WriteItem
 from gansu_health.mpi import repository as repo
 from gansu_health.mpi.golden import GOLDEN_TYPE, SourceView, build_golden, same_content
 from gansu_health.mpi.models import (
@@ -121,8 +121,11 @@ def emit_many(conn: Connection, node: str, events: Sequence[tuple[str, dict[str,
              "created_us": stamp} for topic, payload in events])
 
 
-def refresh_many(mpi: MpiService, conn: Connection, golden_ids: Sequence[str]) -> None:
-    """Rewrite the golden Persons whose survivorship view changed, with one ``write_many``."""
+def refresh_many(mpi: MpiService, conn: Connection, golden_ids: Sequence[str],
+                 known: Mapping[str, tuple[Stored, bool]] | None = None) -> None:
+    """Rewrite the golden Persons whose survivorship view changed, with one ``write_many``;
+    ``known`` sources (just written: version, verified) are not read again."""
+    known = known or {}
     ids = list(dict.fromkeys(golden_ids))
     if not ids:
         return
@@ -146,18 +149,19 @@ def refresh_many(mpi: MpiService, conn: Connection, golden_ids: Sequence[str]) -
                               .order_by(mpi_link.c.id)):
             manual[r.golden_id][r.source_id] = r.link_source == repo.MANUAL
     store = mpi.store
-    fids = [fid for g in active for fid in manual[g]]
-    loaded = store.load_many(conn, store.rids_of(conn, [("Patient", f) for f in fids]))
-    info = repo.records(conn, fids)
+    missing = [fid for g in active for fid in manual[g] if fid not in known]
+    loaded = store.load_many(conn, store.rids_of(conn, [("Patient", f) for f in missing]))
+    info = repo.records(conn, missing)
+    by_fid = {s.fid: (s, info.get(s.fid, (b"", True, 0))[1]) for s in loaded.values()}
+    by_fid.update((fid, known[fid]) for g in active for fid in manual[g] if fid in known)
     current = {s.fid: s.json() for s in store.load_many(conn, store.rids_of(
         conn, [(GOLDEN_TYPE, g) for g in active])).values()}
-    by_fid = {s.fid: s for s in loaded.values()}
     writes: list[WriteItem] = []
     for g in active:
         mine = manual[g]
-        sources = [SourceView(s.fid, s.json(), info.get(s.fid, (b"", True, 0))[1], s.updated_us,
-                              mine[s.fid]) for s in sorted(
-                                  (by_fid[f] for f in mine if f in by_fid), key=lambda s: s.rid)]
+        sources = [SourceView(s.fid, s.json(), verified, s.updated_us, mine[s.fid])
+                   for s, verified in sorted((by_fid[f] for f in mine if f in by_fid),
+                                             key=lambda pair: pair[0].rid)]
         old = absorbed.get(g, [])
         body = build_golden(g, rows[g].empi_id, sources, old_empi_ids=[e for _, e in old],
                             replaces=[o for o, _ in old])

@@ -190,7 +190,8 @@ class MpiService:
             return False
         for _, p in items:
             pending.remove(p)
-        batch.refresh_many(self, conn, batch.apply_new(self, conn, items))
+        written = {item.fid: (item, found[item.fid].verified) for item in stored}
+        batch.refresh_many(self, conn, batch.apply_new(self, conn, items), written)
         return True
 
     # ---- matching

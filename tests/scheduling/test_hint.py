@@ -42,8 +42,8 @@ def test_a_full_clinic_is_refused_from_memory_until_a_number_returns(
     where = {"schedule": f"Schedule/{schedule}", "date": "2027-03-03", "period": "morning"}
     first = new_patient(client)
     held = appointment(op(client, "Appointment/$hold", patient=f"Patient/{first}", **where))
-    refused = op(client, "Appointment/$book", 409, patient=f"Patient/{new_patient(client)}",
-                 **where)
+    turned_away = new_patient(client)
+    refused = op(client, "Appointment/$book", 409, patient=f"Patient/{turned_away}", **where)
     patient = new_patient(client)
     sched = scheduler_of(client.app.state.fhir)  # type: ignore[attr-defined]
 
@@ -60,7 +60,10 @@ def test_a_full_clinic_is_refused_from_memory_until_a_number_returns(
     with api.engine.connect() as conn:  # audited like any other refusal
         last = conn.execute(select(audit_event.c.query, audit_event.c.outcome)
                             .order_by(audit_event.c.id.desc()).limit(1)).one()
+        refusals = {r.patient_id for r in conn.execute(select(audit_event.c.patient_id).where(
+            audit_event.c.query == "$book", audit_event.c.outcome == 4))}
     assert tuple(last) == ("$book", 4)
+    assert {turned_away, patient} <= refusals  # each attempt is in that person's access log
     # confirming the hold is not a new claim: the hint does not stand in its way
     booked = appointment(op(client, f"Appointment/{held['id']}/$book",
                             patient=f"Patient/{first}"))

@@ -29,6 +29,7 @@ from gansu_health.core.clock import now, to_micros
 from gansu_health.core.errors import BadRequest, Forbidden, NotFound
 from gansu_health.fhir.operations import OperationCall, OperationRegistry, OperationResult
 from gansu_health.fhir.rest.dispatch import current_request
+from gansu_health.fhir.rest.messages import note_patients
 from gansu_health.identity.oauth.repository import get_client
 from gansu_health.mpi import parameters as p
 from gansu_health.scheduling import attendance, find
@@ -57,13 +58,6 @@ def _cards(call: OperationCall) -> CardService:
 def _principal() -> Any:
     req = current_request.get()
     return req.principal if req is not None else None
-
-
-def _note_patients(*patients: str | None) -> None:
-    """Name the patients a request touched in its audit row."""
-    req = current_request.get()
-    if req is not None:
-        req.access.patients |= {x for x in patients if x}
 
 
 def _actor() -> str:
@@ -105,7 +99,7 @@ def issue_op(call: OperationCall) -> OperationResult:
     assert call.fid is not None
     found = p.inputs(call)
     row, created = _cards(call).issue(call.conn, call.fid, _actor(), p.text(found, "pin"))
-    _note_patients(call.fid)
+    note_patients(call.fid)
     return OperationResult(views.card(row), 201 if created else 200)
 
 
@@ -117,7 +111,7 @@ def code_op(call: OperationCall) -> OperationResult:
     if kind not in ("dynamic", "static"):
         raise BadRequest(f"Unknown code kind '{kind}'; use dynamic or static", expression="kind")
     made = _cards(call).code(call.conn, call.fid, "dynamic" if kind == "dynamic" else "static")
-    _note_patients(call.fid)
+    note_patients(call.fid)
     image = p.text(found, "image")
     if image:
         data, media = images.render(made.text, image, p.integer(found, "scale", 4, low=1,
@@ -139,7 +133,7 @@ def revoke_op(call: OperationCall) -> OperationResult:
     old, new = _cards(call).revoke(call.conn, call.fid, (p.text(found, "reason") or "lost"),
                                    _actor(), reissue=reissue is None or p.boolean(
                                        found, "reissue"))
-    _note_patients(call.fid)
+    note_patients(call.fid)
     parts = [{"name": "revoked", "part": views.card_parts(old)}]
     if new is not None:
         parts.append({"name": "card", "part": views.card_parts(new)})
@@ -158,7 +152,7 @@ def usage_op(call: OperationCall) -> OperationResult:
     goldens = people.goldens(call.conn, person)
     rows = repo.uses(call.conn, goldens, limit=p.integer(found, "_count", 50, low=1, high=500),
                      before_id=int(before) if before else None)
-    _note_patients(call.fid)
+    note_patients(call.fid)
     parts = [{"name": "card", "part": views.card_parts(row)}
              for row in repo.cards_of(call.conn, goldens)]
     parts += [views.use(row) for row in rows]
@@ -182,7 +176,7 @@ def verify_op(call: OperationCall) -> OperationResult:
     except CardRefused as exc:
         return _refused(exc)
     ver.record(call.conn, ok, where, step)
-    _note_patients(ok.local_patient, ok.card.patient)
+    note_patients(ok.local_patient, ok.card.patient)
     identity = people.identity(ver.cards.service, call.conn, ok.person, ok.local_patient)
     return OperationResult(views.verified(ok, identity, step, where.organization))
 
@@ -206,7 +200,7 @@ def check_in_op(call: OperationCall) -> OperationResult:
                          expression="appointment")
     stored = attendance.check_in(sched, call.conn, fid, row.patient)
     ver.record(call.conn, ok, where, "check-in", appointment=fid)
-    _note_patients(row.patient, ok.local_patient)
+    note_patients(row.patient, ok.local_patient)
     return bundle(call, stored)
 
 

@@ -12,6 +12,7 @@ $hold and $book answer a searchset Bundle holding the Appointment, as IHE asks.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import date
 from typing import Any, cast
@@ -23,6 +24,7 @@ from gansu_health.core.clock import now, to_micros
 from gansu_health.core.database import is_sqlite
 from gansu_health.core.errors import BadRequest, NotFound, PlatformError
 from gansu_health.fhir.operations import OperationCall, OperationRegistry, OperationResult
+from gansu_health.fhir.rest.messages import note_patients
 from gansu_health.fhir.storage.repository import Stored
 from gansu_health.mpi import parameters as p
 from gansu_health.scheduling import attendance, find
@@ -171,12 +173,16 @@ def precheck(services: Any, fid: str | None, params: list[tuple[str, str]], body
     except PlatformError:
         return
     if refusal is not None:
+        with contextlib.suppress(PlatformError):
+            patient(found)  # names the person the attempt was for in the audit row
         raise refusal
 
 
 def patient(found: Inputs) -> str:
-    """Return the required patient id."""
-    return p.patient_id(found, "patient")
+    """Return the required patient id (named in the request's audit row, refused or not)."""
+    who = p.patient_id(found, "patient")
+    note_patients(who)
+    return who
 
 
 def _take(call: OperationCall, hold: bool) -> OperationResult:

@@ -42,6 +42,13 @@ class FhirResponse:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def note_patients(*patients: str | None) -> None:
+    """Name the patients the current request touched, for its audit row."""
+    req = current_request.get()
+    if req is not None:
+        req.access.patients |= {x for x in patients if x}
+
+
 def stored_headers(stored: Stored, base: str) -> dict[str, str]:
     """The ETag, Last-Modified and Location headers of a stored version."""
     return {"ETag": stored.etag,

@@ -1,9 +1,11 @@
-"""Registration from several processes at once (PostgreSQL), as several hospitals would send it.
+"""The registration Bundles of the MPI service benchmark: written once to a file, then posted
+by one process or by several at once (PostgreSQL), as several hospitals would send them.
 
-Each worker process opens its own engine and FHIR endpoint on the same database and posts every
-``workers``-th Bundle; the MPI's key locks keep concurrent registrations of one person apart.
-The rate is records over wall-clock time (Bundles built inside the timing, unlike the serial
-run, which times ``handle`` alone).
+The Bundles go to a file before any worker starts, so the workers (and the parent, which keeps
+only the ``$match`` sample) do not each hold the whole synthetic population in memory: with a
+million persons that is about 9 GiB per process. Each worker opens its own engine and FHIR
+endpoint on the same database and posts every ``workers``-th Bundle; the MPI's key locks keep
+concurrent registrations of one person apart. The rate is records over wall-clock time.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gansu_health.core.database import build_engine
@@ -23,23 +27,48 @@ _JOB: dict[str, Any] = {}  # set before the workers fork; they inherit it
 _HEADERS = {"content-type": "application/fhir+json"}
 
 
-def post_bundles(api: FhirApi, records: Sequence[SyntheticRecord], bundle_size: int,
-                 transaction: Callable[[Sequence[SyntheticRecord]], bytes],
-                 done: Callable[[int, float], None], share: tuple[int, int] = (0, 1)
-                 ) -> list[str]:
-    """Post this share of the records' Bundles; call ``done(records, seconds)`` after each."""
+@dataclass(frozen=True)
+class BundleFile:
+    """Transaction Bundles stored back to back: (offset, length, records) of each."""
+
+    path: Path
+    entries: list[tuple[int, int, int]]
+
+    @property
+    def records(self) -> int:
+        """How many records the Bundles register."""
+        return sum(n for _, _, n in self.entries)
+
+
+def write_bundles(records: Sequence[SyntheticRecord], bundle_size: int, path: Path,
+                  transaction: Callable[[Sequence[SyntheticRecord]], bytes]) -> BundleFile:
+    """Write the records' transaction Bundles to ``path``."""
+    entries: list[tuple[int, int, int]] = []
+    with path.open("wb") as out:
+        for start in range(0, len(records), bundle_size):
+            chunk = records[start:start + bundle_size]
+            body = transaction(chunk)
+            entries.append((out.tell(), len(body), len(chunk)))
+            out.write(body)
+    return BundleFile(path, entries)
+
+
+def post_bundles(api: FhirApi, bundles: BundleFile, done: Callable[[int, float], None],
+                 share: tuple[int, int] = (0, 1)) -> list[str]:
+    """Post this share of the Bundles; call ``done(records, seconds)`` after each."""
     index, workers = share
     errors: list[str] = []
-    for n, start in enumerate(range(0, len(records), bundle_size)):
-        if n % workers != index:
-            continue
-        chunk = records[start:start + bundle_size]
-        body = transaction(chunk)
-        began = time.perf_counter()
-        resp = api.handle(FhirRequest("POST", "", [], _HEADERS, body))
-        if resp.status >= 400:
-            errors.append(resp.body.decode()[:300])
-        done(len(chunk), time.perf_counter() - began)
+    with bundles.path.open("rb") as source:
+        for n, (offset, length, count) in enumerate(bundles.entries):
+            if n % workers != index:
+                continue
+            source.seek(offset)
+            body = source.read(length)
+            began = time.perf_counter()
+            resp = api.handle(FhirRequest("POST", "", [], _HEADERS, body))
+            if resp.status >= 400:
+                errors.append(resp.body.decode()[:300])
+            done(count, time.perf_counter() - began)
     return errors
 
 
@@ -56,21 +85,17 @@ def _worker(index: int) -> list[str]:
             with counter.get_lock():
                 counter.value += count
 
-        return post_bundles(api, _JOB["records"], _JOB["bundle_size"], _JOB["transaction"],
-                            done, (index, _JOB["workers"]))
+        return post_bundles(api, _JOB["bundles"], done, (index, _JOB["workers"]))
     finally:
         engine.dispose()
 
 
-def register_parallel(url: str, policy: str, records: Sequence[SyntheticRecord],
-                      bundle_size: int, workers: int,
-                      transaction: Callable[[Sequence[SyntheticRecord]], bytes],
+def register_parallel(url: str, policy: str, bundles: BundleFile, workers: int,
                       progress: Callable[[int, float], None]) -> tuple[float, list[str]]:
-    """Register the records from ``workers`` processes; return (wall seconds, errors)."""
+    """Post the Bundles from ``workers`` processes; return (wall seconds, errors)."""
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("q", 0)
-    _JOB.update(url=url, policy=policy, records=records, bundle_size=bundle_size,
-                workers=workers, transaction=transaction, counter=counter)
+    _JOB.update(url=url, policy=policy, bundles=bundles, workers=workers, counter=counter)
     began = time.perf_counter()
     try:
         with ctx.Pool(workers) as pool:

@@ -9,6 +9,7 @@ says otherwise.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import shutil
@@ -38,7 +39,12 @@ from gansu_health.core.database import build_engine
 from gansu_health.core.migrate import upgrade
 from gansu_health.core.settings import Settings
 from gansu_health.devtools.bench_fhir_servers import machine_info
-from gansu_health.devtools.bench_mpi_parallel import post_bundles, register_parallel
+from gansu_health.devtools.bench_mpi_parallel import (
+    BundleFile,
+    post_bundles,
+    register_parallel,
+    write_bundles,
+)
 from gansu_health.fhir.rest.dispatch import FhirApi, FhirRequest
 from gansu_health.fhir.setup import build_fhir_api
 from gansu_health.mpi.engine.synthetic import SyntheticRecord, generate_population
@@ -157,20 +163,19 @@ def _progress(console: Console) -> Progress:
                     TimeRemainingColumn(), console=console)
 
 
-def register(api: FhirApi, records: Sequence[SyntheticRecord], bundle_size: int,
-             console: Console, *, workers: int = 1, url: str = "",
-             identity_policy: str = "flag") -> dict[str, Any]:
-    """Post the records in transaction Bundles (from ``workers`` processes when more than
-    one); return counts, seconds and the rate."""
+def register(api: FhirApi, bundles: BundleFile, console: Console, *, workers: int = 1,
+             url: str = "", identity_policy: str = "flag") -> dict[str, Any]:
+    """Post the transaction Bundles (from ``workers`` processes when more than one); return
+    counts, seconds and the rate."""
+    records = bundles.records
     with _progress(console) as bar:
-        task = bar.add_task("registering", total=len(records), rate="")
+        task = bar.add_task("registering", total=records, rate="")
         if workers > 1:
             def show(count: int, seconds: float) -> None:
                 bar.update(task, completed=count,
                            rate=f"{count / max(seconds, 1e-9):,.0f} rec/s")
 
-            seconds, errors = register_parallel(url, identity_policy, records, bundle_size,
-                                                workers, transaction, show)
+            seconds, errors = register_parallel(url, identity_policy, bundles, workers, show)
         else:
             spent = [0.0, 0]
 
@@ -180,10 +185,10 @@ def register(api: FhirApi, records: Sequence[SyntheticRecord], bundle_size: int,
                 bar.update(task, advance=count,
                            rate=f"{spent[1] / max(spent[0], 1e-9):,.0f} rec/s")
 
-            errors = post_bundles(api, records, bundle_size, transaction, step)
+            errors = post_bundles(api, bundles, step)
             seconds = spent[0]
-    rate = len(records) / seconds if seconds else 0.0
-    return {"records": len(records), "bundle_size": bundle_size, "workers": workers,
+    rate = records / seconds if seconds else 0.0
+    return {"records": records, "bundles": len(bundles.entries), "workers": workers,
             "seconds": round(seconds, 2), "per_second": round(rate, 1), "errors": len(errors),
             "first_errors": errors[:3]}
 
@@ -259,31 +264,40 @@ def run(persons: int = 20_000, matches: int = 500, postgres: bool = False,
     records = generate_population(persons, seed=seed)
     console.print(f"data: {persons:,} synthetic persons → {len(records):,} registrations "
                   f"(generated in {time.perf_counter() - began:.1f} s)")
-    result: dict[str, Any] = {"persons": persons, "registrations": len(records),
-                              "backend": "postgresql" if postgres else "sqlite",
-                              "identity_policy": identity_policy, "machine": machine}
-    with database(postgres, keep, database_url) as (url, sqlite_size):
-        engine = build_engine(url, Settings(database_url=url))
-        try:
-            with _env(GANSU_HEALTH_MPI_IDENTITY_POLICY=identity_policy):
-                api = build_fhir_api(Settings(database_url=url), engine)
-            result["registration"] = reg = register(api, records, bundle_size, console,
-                                                    workers=workers, url=url,
-                                                    identity_policy=identity_policy)
-            console.print(f"registration: {reg['records']:,} in {reg['seconds']:.1f} s = "
-                          f"[bold]{reg['per_second']:,.0f} registrations/s[/] "
-                          f"(target ≥ {TARGET_RATE:.0f}; {workers} worker(s)), "
-                          f"{reg['errors']} failed Bundles")
-            for err in reg["first_errors"]:
-                console.print(f"  [red]✗[/] {err}")
-            result["db_bytes"] = db_bytes(engine, sqlite_size)
-            console.print(f"database size: {result['db_bytes'] / 2**20:,.1f} MiB")
-            result["match"] = m = run_matches(api, records, matches, typo_rate, seed, console)
-            console.print(f"$match ×{m['matches']}: p50 {m['p50_ms']} ms, p95 [bold]{m['p95_ms']}"
-                          f"[/] ms (target ≤ {TARGET_P95_MS:.0f}), p99 {m['p99_ms']} ms; top "
-                          f"grades {m['top_grades']}; typos {m['typos']}")
-        finally:
-            engine.dispose()
+    folder = Path(tempfile.mkdtemp(prefix="gansu-bench-bundles-"))
+    try:
+        bundles = write_bundles(records, bundle_size, folder / "bundles.bin", transaction)
+        sample = random.Random(seed).sample(records, min(matches, len(records)))
+        del records  # the workers read the Bundles from the file; $match needs only the sample
+        gc.collect()
+        result: dict[str, Any] = {"persons": persons, "registrations": bundles.records,
+                                  "bundle_size": bundle_size,
+                                  "backend": "postgresql" if postgres else "sqlite",
+                                  "identity_policy": identity_policy, "machine": machine}
+        with database(postgres, keep, database_url) as (url, sqlite_size):
+            engine = build_engine(url, Settings(database_url=url))
+            try:
+                with _env(GANSU_HEALTH_MPI_IDENTITY_POLICY=identity_policy):
+                    api = build_fhir_api(Settings(database_url=url), engine)
+                result["registration"] = reg = register(api, bundles, console, workers=workers,
+                                                        url=url, identity_policy=identity_policy)
+                console.print(f"registration: {reg['records']:,} in {reg['seconds']:.1f} s = "
+                              f"[bold]{reg['per_second']:,.0f} registrations/s[/] "
+                              f"(target ≥ {TARGET_RATE:.0f}; {workers} worker(s)), "
+                              f"{reg['errors']} failed Bundles")
+                for err in reg["first_errors"]:
+                    console.print(f"  [red]✗[/] {err}")
+                result["db_bytes"] = db_bytes(engine, sqlite_size)
+                console.print(f"database size: {result['db_bytes'] / 2**20:,.1f} MiB")
+                result["match"] = m = run_matches(api, sample, matches, typo_rate, seed, console)
+                console.print(f"$match ×{m['matches']}: p50 {m['p50_ms']} ms, p95 "
+                              f"[bold]{m['p95_ms']}[/] ms (target ≤ {TARGET_P95_MS:.0f}), p99 "
+                              f"{m['p99_ms']} ms; top grades {m['top_grades']}; typos "
+                              f"{m['typos']}")
+            finally:
+                engine.dispose()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     result["loadavg_end"] = _loadavg()
     console.print(f"load average at the end: {result['loadavg_end']}")
     return result

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Connection, Engine, Integer, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from gansu_health.core.settings import Settings, get_settings
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -92,6 +94,19 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
                 yield conn
         finally:
             conn.info["begin_mode"] = "DEFERRED"
+
+
+def per_transaction(conn: Connection, key: str, factory: Callable[[], T], *,
+                    reset: bool = False) -> T:
+    """Return the value kept under ``key`` for the connection's current transaction (made by
+    ``factory`` on first use in a transaction, or anew with ``reset``)."""
+    txn = conn.get_transaction()
+    holder = conn.info.get(key)
+    if reset or holder is None or holder[0] is not txn:
+        holder = (txn, factory())
+        conn.info[key] = holder
+    value: T = holder[1]
+    return value
 
 
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialisation failure

@@ -11,11 +11,15 @@ concurrent registrations of one person apart. The rate is records over wall-cloc
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Engine
 
 from gansu_health.core.database import build_engine
 from gansu_health.core.settings import Settings
@@ -72,14 +76,32 @@ def post_bundles(api: FhirApi, bundles: BundleFile, done: Callable[[int, float],
     return errors
 
 
-def _worker(index: int) -> list[str]:
-    from gansu_health.devtools.bench_mpi_service import _env
+@contextmanager
+def _env(**values: str) -> Iterator[None]:
+    """Set environment variables for the block, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
 
+
+def mpi_api(url: str, engine: Engine, identity_policy: str) -> FhirApi:
+    """Build the FHIR endpoint of ``url`` with the MPI's identity policy set."""
+    with _env(GANSU_HEALTH_MPI_IDENTITY_POLICY=identity_policy):
+        return build_fhir_api(Settings(database_url=url), engine)
+
+
+def _worker(index: int) -> list[str]:
     url, counter = _JOB["url"], _JOB["counter"]
     engine = build_engine(url, Settings(database_url=url))
     try:
-        with _env(GANSU_HEALTH_MPI_IDENTITY_POLICY=_JOB["policy"]):
-            api = build_fhir_api(Settings(database_url=url), engine)
+        api = mpi_api(url, engine, _JOB["policy"])
 
         def done(count: int, _seconds: float) -> None:
             with counter.get_lock():

@@ -41,12 +41,12 @@ from gansu_health.core.settings import Settings
 from gansu_health.devtools.bench_fhir_servers import machine_info
 from gansu_health.devtools.bench_mpi_parallel import (
     BundleFile,
+    mpi_api,
     post_bundles,
     register_parallel,
     write_bundles,
 )
 from gansu_health.fhir.rest.dispatch import FhirApi, FhirRequest
-from gansu_health.fhir.setup import build_fhir_api
 from gansu_health.mpi.engine.synthetic import SyntheticRecord, generate_population
 
 bench_mpi_service_app = typer.Typer(help="MPI service benchmark.", no_args_is_help=False)
@@ -95,21 +95,6 @@ def with_typo(body: dict[str, Any], rng: random.Random) -> tuple[dict[str, Any],
             if value[-1:].isdigit():
                 point["value"] = value[:-1] + str((int(value[-1]) + 1) % 10)
     return out, kind
-
-
-@contextmanager
-def _env(**values: str) -> Iterator[None]:
-    """Set environment variables for the block, then restore them."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 @contextmanager
@@ -277,8 +262,7 @@ def run(persons: int = 20_000, matches: int = 500, postgres: bool = False,
         with database(postgres, keep, database_url) as (url, sqlite_size):
             engine = build_engine(url, Settings(database_url=url))
             try:
-                with _env(GANSU_HEALTH_MPI_IDENTITY_POLICY=identity_policy):
-                    api = build_fhir_api(Settings(database_url=url), engine)
+                api = mpi_api(url, engine, identity_policy)
                 result["registration"] = reg = register(api, bundles, console, workers=workers,
                                                         url=url, identity_policy=identity_policy)
                 console.print(f"registration: {reg['records']:,} in {reg['seconds']:.1f} s = "

@@ -58,11 +58,15 @@ def candidates(conn: Connection, keys: Sequence[str], *, exclude: str | None, li
 CHUNK = 500
 
 
+def _dialect(conn: Connection) -> tuple[str, str]:
+    """(parameter mark, MATCH column) of the connection's dialect; see ``_candidates_sql``."""
+    return ("?", "+m.match_result") if is_sqlite(conn) else ("%s", "m.match_result")
+
+
 def _key_rows(conn: Connection, keys: Sequence[str], linked_only: bool
               ) -> dict[str, list[str]]:
     """Return the source ids filed under each key (sources with a MATCH link, if asked)."""
-    mark = "?" if is_sqlite(conn) else "%s"
-    result = "+m.match_result" if is_sqlite(conn) else "m.match_result"
+    mark, result = _dialect(conn)
     linked = (" AND EXISTS (SELECT 1 FROM mpi_link m WHERE m.source_id = k.patient_id "
               f"AND {result} = 'MATCH')") if linked_only else ""
     found: dict[str, list[str]] = {}
@@ -77,8 +81,7 @@ def _key_rows(conn: Connection, keys: Sequence[str], linked_only: bool
 
 def _records(conn: Connection, pids: Sequence[str]) -> dict[str, tuple[bytes, str | None]]:
     """Return (features, MATCH golden id) of source records."""
-    mark = "?" if is_sqlite(conn) else "%s"
-    result = "+m.match_result" if is_sqlite(conn) else "m.match_result"
+    mark, result = _dialect(conn)
     found: dict[str, tuple[bytes, str | None]] = {}
     for i in range(0, len(pids), CHUNK):
         chunk = list(pids[i:i + CHUNK])

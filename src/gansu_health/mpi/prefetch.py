@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
+from gansu_health.core.database import per_transaction
 from gansu_health.mpi import blocking
 from gansu_health.mpi import repository as repo
 from gansu_health.mpi.blocking import Candidate
@@ -60,13 +61,7 @@ def prepare(body: dict[str, Any], *, reject: bool
 
 def fetched(conn: Connection, *, reset: bool = False) -> Fetched:
     """Return what the transaction's current write fetched ahead (empty when nothing)."""
-    txn = conn.get_transaction()
-    holder = conn.info.get(_KEY)
-    if reset or holder is None or holder[0] is not txn:
-        holder = (txn, Fetched())
-        conn.info[_KEY] = holder
-    found: Fetched = holder[1]
-    return found
+    return per_transaction(conn, _KEY, Fetched, reset=reset)
 
 
 def prefetch(mpi: MpiService, conn: Connection, items: list[tuple[dict[str, Any], bool]]

@@ -17,6 +17,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection
 
+from gansu_health.core.database import per_transaction
 from gansu_health.core.errors import UnprocessableEntity
 from gansu_health.core.events import emit
 from gansu_health.fhir.storage.repository import ResourceStore, Stored, new_id
@@ -78,13 +79,7 @@ class MpiService:
             conn.info[_INTERNAL] -= 1
 
     def _pending(self, conn: Connection) -> list[Pending]:
-        txn = conn.get_transaction()
-        holder = conn.info.get(_PENDING)
-        if holder is None or holder[0] is not txn:
-            holder = (txn, [])
-            conn.info[_PENDING] = holder
-        pending: list[Pending] = holder[1]
-        return pending
+        return per_transaction(conn, _PENDING, list)
 
     def write_golden(self, conn: Connection, body: dict[str, Any]) -> Stored:
         """Store a golden Person version."""
@@ -259,9 +254,6 @@ class MpiService:
             if row is None:
                 self.lock_golden(conn, golden_id)
                 row = repo.golden(conn, golden_id)
-            if row is None:  # created earlier in this transaction
-                return golden_id, next(p.decision.empi_id for p in pending
-                                       if p.decision.golden_id == golden_id)
             if row.status == "active":
                 return golden_id, str(row.empi_id)
             golden_id = str(row.redirect_to)  # merged meanwhile: follow it

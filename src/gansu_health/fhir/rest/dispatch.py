@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from sqlalchemy import Connection, Engine
@@ -25,9 +25,9 @@ from gansu_health.core.errors import (
 from gansu_health.core.events import EventBus
 from gansu_health.core.settings import Settings
 from gansu_health.fhir import jsonio
-from gansu_health.fhir.bundles import BundleProcessor
 from gansu_health.fhir.operations import Operation, OperationCall, OperationRegistry
 from gansu_health.fhir.rest import views
+from gansu_health.fhir.rest.entries import BundleEntries
 from gansu_health.fhir.rest.guard import (
     CREATE,
     DELETE,
@@ -57,10 +57,10 @@ class FhirApi:
         self.engine = engine
         self.service = service
         self.registry = registry
-        self.bundles = BundleProcessor(service, self._bundle_get, self._bundle_check)
         self.capability: bytes = b"{}"
         self.events = EventBus()
         self.guard: Guard = OpenGuard()
+        self.bundles = BundleEntries(self)
 
     def handle(self, req: FhirRequest) -> FhirResponse:
         """Serve one request, mapping every platform error to an OperationOutcome."""
@@ -116,7 +116,7 @@ class FhirApi:
         method = req.method
         if not parts:
             if method == "POST":
-                return self._bundle(req)
+                return self.bundles.serve(req)
             raise MethodNotAllowed("Use POST with a batch or transaction Bundle at the base")
         head = parts[0]
         if head == "metadata" and len(parts) == 1:
@@ -148,7 +148,7 @@ class FhirApi:
             self.guard.permit(req, rtype, READ)
             with read_transaction(self.engine) as conn:
                 stored = self.service.vread(conn, rtype, fid, parts[3])
-                self._check_current(conn, req, rtype, fid)
+                self.check_current(conn, req, rtype, fid)
             return self._resource(stored, req)
         raise NotFound(f"No FHIR interaction at '{req.path}'")
 
@@ -177,7 +177,7 @@ class FhirApi:
             guard.permit(req, rtype, UPDATE)
             body = self.json_body(req)
             with write_transaction(self.engine) as conn:
-                self._check_matches(conn, req, rtype, criteria, UPDATE, 2)
+                self.check_matches(conn, req, rtype, criteria, UPDATE, 2)
                 stored = self.service.conditional_update(
                     conn, rtype, criteria, body, if_match=req.headers.get("if-match"))
                 guard.check(conn, req, UPDATE, stored.json())
@@ -187,7 +187,7 @@ class FhirApi:
             note.interaction("delete", "D", rtype)
             guard.permit(req, rtype, DELETE)
             with write_transaction(self.engine) as conn:
-                self._check_matches(conn, req, rtype, criteria, DELETE,
+                self.check_matches(conn, req, rtype, criteria, DELETE,
                                     self.settings.max_page_size)
                 self.service.conditional_delete(conn, rtype, criteria)
             return FhirResponse(204)
@@ -208,7 +208,7 @@ class FhirApi:
             return self._written(req, stored, 200)
         raise MethodNotAllowed(f"{method} is not supported on /{rtype}")
 
-    def _check_matches(self, conn: Connection, req: FhirRequest, rtype: str, criteria: str,
+    def check_matches(self, conn: Connection, req: FhirRequest, rtype: str, criteria: str,
                        permission: str, limit: int) -> None:
         if criteria:
             for stored in self.service.match(conn, rtype, criteria, limit=limit):
@@ -232,7 +232,7 @@ class FhirApi:
         guard.permit(req, rtype, permission)
         body = self.json_body(req) if method != "DELETE" else None
         with write_transaction(self.engine) as conn:
-            self._check_current(conn, req, rtype, fid, permission)
+            self.check_current(conn, req, rtype, fid, permission)
             if method == "DELETE":
                 self.service.delete(conn, rtype, fid)
                 return FhirResponse(204)
@@ -283,7 +283,7 @@ class FhirApi:
         except (NotFound, Gone):
             return None
 
-    def _check_current(self, conn: Connection, req: FhirRequest, rtype: str, fid: str,
+    def check_current(self, conn: Connection, req: FhirRequest, rtype: str, fid: str,
                        permission: str = READ) -> None:
         current = self._existing(conn, rtype, fid)
         if current is not None:
@@ -295,7 +295,7 @@ class FhirApi:
         req.access.query = self._audit_query(rtype, params)
         self.guard.permit(req, rtype, SEARCH)
         with read_transaction(self.engine) as conn:
-            body = self._searchset(conn, req, rtype, params)
+            body = self.searchset(conn, req, rtype, params)
         return FhirResponse(200, body)
 
     def _audit_query(self, rtype: str, params: list[tuple[str, str]]) -> str:
@@ -310,7 +310,7 @@ class FhirApi:
 
         return urlencode([(k, "***" if sealed(k) else v) for k, v in params])
 
-    def _searchset(self, conn: Connection, req: FhirRequest, rtype: str,
+    def searchset(self, conn: Connection, req: FhirRequest, rtype: str,
                    params: list[tuple[str, str]]) -> bytes:
         narrowed = self.guard.narrow(conn, req, rtype, params)
         search = self.service.parse(rtype, narrowed, strict=self._strict(req))
@@ -336,39 +336,10 @@ class FhirApi:
             if fid is not None and self.service.store.current(conn, rtype or "", fid) is None:
                 raise NotFound(f"{rtype}/{fid} is not known")
             if fid is not None:
-                self._check_current(conn, req, rtype or "", fid)
+                self.check_current(conn, req, rtype or "", fid)
             versions = self.service.store.history(conn, rtype=rtype, fid=fid, **query.window())
         return FhirResponse(200, history_body(self.settings.base_url, rtype, fid, req.params,
                                               query, versions))
-
-    def _bundle(self, req: FhirRequest) -> FhirResponse:
-        bundle = self.json_body(req)
-        btype, entries = self.bundles.check(bundle)
-        req.access.interaction(btype, "E")
-        with write_transaction(self.engine) as conn:
-            if btype == "transaction":
-                results = self.bundles.transaction(conn, entries)
-            else:
-                results = self.bundles.batch(conn, entries)
-        return FhirResponse(200, views.transaction_response(btype, results))
-
-    def _bundle_get(self, conn: Connection, url: str) -> tuple[int, dict[str, Any] | None,
-                                                                Stored | None]:
-        parts = urlsplit(url)
-        segs = [s for s in parts.path.split("/") if s]
-        req = current_request.get()
-        assert req is not None
-        if len(segs) == 2:
-            self.guard.permit(req, segs[0], READ)
-            stored = self.service.read(conn, segs[0], segs[1])
-            self.guard.check(conn, req, READ, stored.json())
-            return 200, stored.json(), stored
-        if len(segs) == 1:
-            self.guard.permit(req, segs[0], SEARCH)
-            params = parse_qsl(parts.query, keep_blank_values=True)
-            body = self._searchset(conn, req, segs[0], params)
-            return 200, jsonio.loads(body), None
-        raise BadRequest(f"GET url '{url}' in a Bundle must be Type/id or Type?query")
 
     def _operation(self, req: FhirRequest, name: str, rtype: str | None, fid: str | None
                    ) -> FhirResponse:
@@ -400,21 +371,3 @@ class FhirApi:
         except Forbidden:
             return  # no shortcut: the access class decides (residents book by operations)
         op.precheck(self, fid, req.params, body)
-
-    def _bundle_check(self, conn: Connection, method: str, url: str,
-                      resource: dict[str, Any] | None) -> None:
-        """Authorise one write entry of a batch or transaction (before, then after writing)."""
-        req = current_request.get()
-        assert req is not None
-        segs = [s for s in urlsplit(url).path.split("/") if s]
-        if resource is not None:  # the content as written (after the write)
-            self.guard.check(conn, req, CREATE if method == "POST" else UPDATE, resource)
-            return
-        permission = {"POST": CREATE, "PUT": UPDATE, "PATCH": UPDATE, "DELETE": DELETE}[method]
-        rtype = segs[0] if segs else ""
-        self.guard.permit(req, rtype, permission)
-        if len(segs) == 2 and method != "POST":
-            self._check_current(conn, req, rtype, segs[1], permission)
-        elif len(segs) == 1 and method in ("PUT", "DELETE"):
-            self._check_matches(conn, req, rtype, urlsplit(url).query, permission,
-                                self.settings.max_page_size)

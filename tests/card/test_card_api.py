@@ -193,6 +193,27 @@ def test_usage_log_is_read_by_the_holder(world: World, clock: Clock) -> None:
     world.call("pharmacist", f"Patient/{world.mother_b}/$card-usage", 403)
 
 
+def test_card_desk_sees_only_its_own_institutions_uses(world: World, clock: Clock) -> None:
+    _issue(world, world.mother_b)
+    world.call("registrar", "Patient/$card-verify", code=world.code(world.mother_b),
+               step="registration")
+    clock.advance(seconds=61)
+    world.call("registrar-b", "Patient/$card-verify", code=world.code(world.mother_b),
+               step="payment")
+
+    def orgs(who: str) -> tuple[str, list[str]]:
+        log = world.call(who, f"Patient/{world.mother_b}/$card-usage", _count=10)
+        shown = next(p["valueString"] for p in log["parameter"] if p["name"] == "shown")
+        return shown, [u["valueReference"]["reference"] for p in log["parameter"]
+                       if p["name"] == "use" for u in p["part"] if u["name"] == "organization"]
+
+    everyone, mine, theirs = orgs("mother"), orgs("registrar"), orgs("registrar-b")
+    a, b = f"Organization/{world.org_a}", f"Organization/{world.org_b}"
+    assert everyone[0] == "all" and everyone[1][:2] == [b, a]  # the world is shared: newest first
+    assert mine[0] == a and mine[1] and set(mine[1]) == {a}
+    assert theirs[0] == b and theirs[1] and set(theirs[1]) == {b}
+
+
 def test_only_terminals_verify(world: World, clock: Clock) -> None:
     _issue(world, world.mother_b)
     code = world.code(world.mother_b)

@@ -3,7 +3,8 @@
 Holder side (access ``card-holder``: the person, a guardian or consenting family account, a
 registrar at a card desk, system clients): ``Patient/<id>/$card-issue`` (``pin``),
 ``Patient/<id>/$card-code`` (``kind`` dynamic|static, ``image`` svg|png, ``scale``),
-``Patient/<id>/$card-revoke`` (``reason``, ``reissue``), ``Patient/<id>/$card-usage``.
+``Patient/<id>/$card-revoke`` (``reason``, ``reissue``), ``Patient/<id>/$card-usage`` (a card
+desk sees the uses at its own institution only; ``shown`` says which).
 Terminal side (access ``card-terminal``: system clients and registrars, nurses, doctors):
 ``Patient/$card-verify`` (``code``, ``factor``, ``step``) and ``Appointment/$card-check-in``
 (``code``, ``factor``, ``appointment`` — or the terminal institution's booking on ``date``,
@@ -140,9 +141,18 @@ def revoke_op(call: OperationCall) -> OperationResult:
     return OperationResult({"resourceType": "Parameters", "parameter": parts})
 
 
+def _usage_scope() -> str | None:
+    """The one institution whose uses the caller may see: a card desk (staff) sees where the
+    card was used at its own institution, not the person's visits elsewhere; None: all."""
+    who = _principal()
+    if who is None or who.kind != "staff":
+        return None
+    return str(who.organization or "")
+
+
 def usage_op(call: OperationCall) -> OperationResult:
     """Patient/<id>/$card-usage: uses of the person's cards, newest first (``_count``,
-    ``_before`` = the id of the last row seen)."""
+    ``_before`` = the id of the last row seen); card desks see their institution's only."""
     assert call.fid is not None
     found = p.inputs(call)
     person = _cards(call).person(call.conn, call.fid)
@@ -150,11 +160,14 @@ def usage_op(call: OperationCall) -> OperationResult:
     if before is not None and not before.isdigit():
         raise BadRequest("'_before' must be a usage row number", expression="_before")
     goldens = people.goldens(call.conn, person)
+    scope = _usage_scope()
     rows = repo.uses(call.conn, goldens, limit=p.integer(found, "_count", 50, low=1, high=500),
-                     before_id=int(before) if before else None)
+                     before_id=int(before) if before else None, organization=scope)
     note_patients(call.fid)
-    parts = [{"name": "card", "part": views.card_parts(row)}
-             for row in repo.cards_of(call.conn, goldens)]
+    parts: list[dict[str, Any]] = [{"name": "shown", "valueString": "all" if scope is None
+                                    else f"Organization/{scope}"}]
+    parts += [{"name": "card", "part": views.card_parts(row)}
+              for row in repo.cards_of(call.conn, goldens)]
     parts += [views.use(row) for row in rows]
     if rows:
         parts.append({"name": "next", "valueString": str(rows[-1].id)})

@@ -117,9 +117,12 @@ def log_use(conn: Connection, values: dict[str, Any]) -> None:
 
 
 def uses(conn: Connection, goldens: Sequence[str], *, limit: int,
-         before_id: int | None = None) -> list[Any]:
-    """Return usage-log rows of a person's cards, newest first."""
+         before_id: int | None = None, organization: str | None = None) -> list[Any]:
+    """Return usage-log rows of a person's cards, newest first (only those recorded at
+    ``organization`` when one is named)."""
     query = select(card_usage).where(card_usage.c.golden_id.in_(list(goldens)))
+    if organization is not None:
+        query = query.where(card_usage.c.organization == organization)
     if before_id is not None:
         query = query.where(card_usage.c.id < before_id)
     return list(conn.execute(query.order_by(card_usage.c.id.desc()).limit(limit)))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 import threading
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 from tests.scheduling.invariants import RaceWorld, assert_pool_consistent, race_world
 
@@ -15,7 +17,7 @@ from gansu_health.core.errors import PlatformError
 from gansu_health.core.settings import Settings
 from gansu_health.scheduling import repository as repo
 from gansu_health.scheduling.batch import Claim, Combiner, Outcome, take_together
-from gansu_health.scheduling.models import sched_appointment
+from gansu_health.scheduling.models import sched_appointment, sched_number
 
 THREADS = 24
 
@@ -99,4 +101,42 @@ def test_a_batch_refuses_claims_a_sold_out_clinic_cannot_serve(settings: Setting
     assert late.booked == {} and late.refused == {}
     with world.engine.connect() as conn:
         assert repo.channel_free(conn, session, "online") == 1
+    world.engine.dispose()
+
+
+def test_a_claim_waits_for_the_numbers_another_batch_holds(settings: Settings) -> None:
+    if settings.database_url.startswith("sqlite"):
+        pytest.skip("row locks skipped by the pick: PostgreSQL")
+    world = race_world(settings, 6, "wait-", days_ahead=5, per_slot=5)
+    target = world.targets[0]
+    combiner = Combiner(world.sched, world.engine)
+    N = sched_number
+    free_numbers = select(N.c.id).where(N.c.session_id == target.session_id,
+                                        N.c.channel == "online",
+                                        N.c.status == "free").with_for_update()
+    results: dict[str, Any] = {}
+
+    def book(patient: str) -> threading.Thread:
+        thread = threading.Thread(target=lambda: results.__setitem__(
+            patient, combiner.book(patient, target, "online", hold=False)))
+        thread.start()
+        return thread
+
+    # another process's batch has every free number locked, then gives them back
+    with world.engine.connect() as other:
+        txn = other.begin()
+        assert other.execute(free_numbers).all()
+        first = book(world.people[0])
+        first.join(0.05)
+        txn.rollback()
+    first.join(10)
+    assert results[world.people[0]] is not None  # booked in a later batch, not sent off alone
+    # locked for longer than the combiner waits: the claim books alone (``take`` answers it)
+    with world.engine.connect() as other:
+        txn = other.begin()
+        other.execute(free_numbers).all()
+        second = book(world.people[1])
+        second.join(10)
+        txn.rollback()
+    assert world.people[1] in results and results[world.people[1]] is None
     world.engine.dispose()

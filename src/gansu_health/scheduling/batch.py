@@ -7,9 +7,11 @@ one lookup of the patients, one insert of all per-person places, one locking pic
 session (``FOR UPDATE SKIP LOCKED``), one update of those numbers, one insert of the appointment
 rows, one FHIR write of every Appointment (with their index rows) and the Slots refreshed once —
 and commits before anyone is answered, so every 2xx is a committed appointment. A claim that is
-not plainly bookable (an unknown or suspended patient, a per-person limit, no number left, a
-rescheduling) is not refused here: its request books alone through ``Scheduler.take`` in its own
-transaction afterwards, which gives the exact answer; so does every claim of a batch that fails.
+not plainly bookable (an unknown or suspended patient, a per-person limit, a rescheduling) is not
+refused here: its request books alone through ``Scheduler.take`` in its own transaction
+afterwards, which gives the exact answer; so does every claim of a batch that fails. A claim left
+without a number while the clinic still has free ones — held by another process's batch, which
+the pick skips — waits for the next batch (up to ``RETRY_S``) rather than booking alone.
 SQLite serialises writers anyway (and a request already holds the write lock), so it books alone.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +39,8 @@ from gansu_health.scheduling.resources import Target, Visit
 
 MAX_BATCH = 64
 IDLE_S = 30.0  # a combiner thread idle this long ends
+RETRY_S = 0.25  # a claim whose numbers another batch holds is retried this long, then books alone
+RETRY_PAUSE_S = 0.003  # with only such claims queued, the combiner waits this long between tries
 log = logging.getLogger(__name__)
 
 
@@ -51,6 +56,7 @@ class Claim:
     stored: Stored | None = None  # None when done: book alone (unless refused)
     refusal: Conflict | None = None  # no number left in the committed state
     fid: str = field(default_factory=new_id)
+    since: float = field(default_factory=time.monotonic)
     visit: Visit = field(init=False)
 
 
@@ -82,30 +88,44 @@ class Combiner:
         return claim.stored
 
     def _run(self) -> None:
+        retrying = 0  # claims at the head of the queue waiting for another batch's numbers
         while True:
             with self._ready:
+                if retrying and len(self._queue) == retrying:
+                    self._ready.wait(RETRY_PAUSE_S)
                 if not self._queue:
                     self._ready.wait(IDLE_S)
                 if not self._queue:  # idle: the next claim starts a new thread
                     self._thread = None
                     return
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            outcome = Outcome()
-            try:
-                with write_transaction(self.engine) as conn, self.sched.batch(conn):
-                    done = take_together(self.sched, conn, batch)
-                outcome = done  # committed: only now are they answered
-                sold_out = {(c.session_id, c.channel): outcome.refused[c.fid].message
-                            for c in batch if c.fid in outcome.refused}
-                for (session_id, channel), message in sold_out.items():
-                    self.sched.hints.mark(session_id, channel, None, message)
-            except Exception:  # the batch rolled back: every claim books alone
-                log.warning("a booking batch failed; its claims book alone", exc_info=True)
-            finally:
-                for claim in batch:
-                    claim.stored = outcome.booked.get(claim.fid)
-                    claim.refusal = outcome.refused.get(claim.fid)
-                    claim.done.set()
+            retry = self._book(batch)
+            retrying = len(retry)
+            if retry:
+                with self._ready:
+                    self._queue[:0] = retry
+
+    def _book(self, batch: list[Claim]) -> list[Claim]:
+        """Book one batch and answer its claims; return those to try again in the next one."""
+        outcome = Outcome()
+        try:
+            with write_transaction(self.engine) as conn, self.sched.batch(conn):
+                done = take_together(self.sched, conn, batch)
+            outcome = done  # committed: only now are they answered
+            sold_out = {(c.session_id, c.channel): outcome.refused[c.fid].message
+                        for c in batch if c.fid in outcome.refused}
+            for (session_id, channel), message in sold_out.items():
+                self.sched.hints.mark(session_id, channel, None, message)
+        except Exception:  # the batch rolled back: every claim books alone
+            log.warning("a booking batch failed; its claims book alone", exc_info=True)
+        moment = time.monotonic()
+        retry = [c for c in batch if c.fid in outcome.waiting and moment - c.since < RETRY_S]
+        for claim in batch:
+            if claim not in retry:
+                claim.stored = outcome.booked.get(claim.fid)
+                claim.refusal = outcome.refused.get(claim.fid)
+                claim.done.set()
+        return retry
 
 
 @dataclass
@@ -114,6 +134,7 @@ class Outcome:
 
     booked: dict[str, Stored] = field(default_factory=dict)
     refused: dict[str, Conflict] = field(default_factory=dict)
+    waiting: set[str] = field(default_factory=set)  # no number yet, but some are in flight
 
 
 def _bookable(sched: Scheduler, conn: Connection, claims: list[Claim], now_us: int
@@ -203,12 +224,13 @@ def take_together(sched: Scheduler, conn: Connection, claims: list[Claim]) -> Ou
     # nothing for them here: their places go back, then they are refused or book alone
     repo.release_person(conn, *[c.fid for group in unserved.values() for c in group])
     refused = _sold_out(sched, conn, unserved, now_us)
+    waiting = {c.fid for group in unserved.values() for c in group} - refused.keys()
     if not rows:
-        return Outcome(refused=refused)
+        return Outcome(refused=refused, waiting=waiting)
     repo.insert_appointments(conn, rows)
     stored = res.write(conn, sched.store, [sched.body(conn, v, r) for v, r in
                                            zip(visits, rows, strict=True)], new=True)
     emit_many(conn, [res.message(row["status"], visit, row)
                      for visit, row in zip(visits, rows, strict=True)], sched.node)
     sched.touch(conn, {row["slot_id"] for row in rows})
-    return Outcome({s.fid: s for s in stored}, refused)
+    return Outcome({s.fid: s for s in stored}, refused, waiting)

@@ -254,12 +254,18 @@ class Scheduler:
         conn.info.setdefault(_TOUCHED, set()).update(slot_ids)
 
     def _refresh(self, conn: Connection, slot_ids: set[int]) -> None:
+        changed = []
         for slot, session_id, stored, free, state in repo.lock_slots(conn, sorted(slot_ids)):
             status = "busy-unavailable" if state != "open" else "free" if free else "busy"
             if status != stored:
-                repo.set_slot_status(conn, slot.id, status)
-                visit = self.visit(conn, session_id)
-                res.write(conn, self.store, [res.slot_body(visit, slot, status, self.zone)])
+                changed.append((slot, session_id, status))
+        if not changed:
+            return
+        repo.set_slot_statuses(conn, [(slot.id, status) for slot, _, status in changed])
+        visits = {v.session_id: v for v in repo.visits(
+            conn, repo.S.c.id.in_(sorted({session_id for _, session_id, _ in changed})))}
+        res.write(conn, self.store, [res.slot_body(visits[session_id], slot, status, self.zone)
+                                     for slot, session_id, status in changed])
 
     @batched
     def take(self, conn: Connection, patient: str, target: Target, channel: str, *,

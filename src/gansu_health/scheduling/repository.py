@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from gansu_health.core.database import is_sqlite
@@ -140,9 +140,10 @@ def lock_slots(conn: Connection, slot_ids: Sequence[int]
             for r in run(conn, _SLOT_STATE.format(ids=ids), params)]
 
 
-def set_slot_status(conn: Connection, slot_id: int, status: str) -> None:
-    """Remember the FHIR status last written for a slot."""
-    conn.execute(update(sched_slot).where(sched_slot.c.id == slot_id).values(status=status))
+def set_slot_statuses(conn: Connection, statuses: Sequence[tuple[int, str]]) -> None:
+    """Remember the FHIR status last written for each (slot id, status)."""
+    conn.execute(update(sched_slot).where(sched_slot.c.id == bindparam("slot_id")).values(
+        status=bindparam("new_status")), [{"slot_id": i, "new_status": s} for i, s in statuses])
 
 
 def open_numbers(conn: Connection, slot_id: int) -> int:

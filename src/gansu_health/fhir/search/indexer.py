@@ -170,6 +170,8 @@ class Indexer:
                     out.setdefault("token", []).append(
                         (f"{code}:identifier", grp, ident.get("system"),
                          str(ident["value"])[:255], None))
+        if grp == 0 and len(emitted) > 1:  # a repeated value (five participants "accepted")
+            emitted = list(dict.fromkeys(emitted))  # matches the same: one row is enough
         if ptype == "date":
             multi = len(emitted) > 1
             emitted = [(*row, span_class(row[2], row[3]), multi) for row in emitted]

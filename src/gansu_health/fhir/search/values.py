@@ -86,6 +86,7 @@ def decimal_range(text: str) -> tuple[float, float, float]:
     return float(dec), float(dec - half), float(dec + half)
 
 
+@lru_cache(maxsize=16384)  # the same references recur: every index row of a resource, per param
 def split_reference(ref: str, base_url: str) -> tuple[str | None, str | None, str | None]:
     """Split a reference string into (target type, target id, absolute url or None)."""
     if ref.startswith("#"):

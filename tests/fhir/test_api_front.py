@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.types import Message
 
 from gansu_health.fhir.rest.asgi import FhirFront
-from gansu_health.fhir.rest.dispatch import FhirApi, FhirRequest
+from gansu_health.fhir.rest.dispatch import FhirApi, FhirRequest, FhirResponse
 
 
 def _issue(resp: object) -> dict[str, str]:
@@ -97,18 +97,34 @@ class _Deadlock(Exception):
     sqlstate = "40P01"
 
 
-def test_a_transaction_undone_by_a_deadlock_is_a_503_to_retry(
+def _undone() -> OperationalError:
+    return OperationalError("INSERT …", {}, _Deadlock("deadlock detected"))
+
+
+def test_a_transaction_undone_by_a_deadlock_runs_again_then_is_a_503_to_retry(
         client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     api: FhirApi = client.app.state.fhir  # type: ignore[attr-defined]
-    errors = iter([OperationalError("INSERT …", {}, _Deadlock("deadlock detected")),
-                   OperationalError("INSERT …", {}, RuntimeError("disk full"))])
+    real_route = api._route
+    outcomes: list[Exception | None] = [
+        _undone(), None,  # undone once: run again, answered as usual
+        _undone(), _undone(), _undone(),  # undone every time: a 503 to send again
+        _undone(),  # an operation is not run again (some call out inside the transaction)
+        OperationalError("INSERT …", {}, RuntimeError("disk full"))]
+    calls: list[str] = []
 
-    def route(_req: FhirRequest) -> NoReturn:
-        raise next(errors)
+    def route(req: FhirRequest) -> FhirResponse:
+        calls.append(req.path)
+        failure = outcomes.pop(0)
+        if failure is not None:
+            raise failure
+        return real_route(req)
 
     monkeypatch.setattr(api, "_route", route)
+    assert client.get("/fhir/Patient").status_code == 200 and len(calls) == 2
     resp = client.get("/fhir/Patient")
-    assert resp.status_code == 503 and resp.headers["retry-after"] == "1"
+    assert resp.status_code == 503 and resp.headers["retry-after"] == "1" and len(calls) == 5
     assert _issue(resp)["code"] == "transient" and "Send it again" in _issue(resp)["diagnostics"]
+    resp = client.post("/fhir/Patient/$match", json={"resourceType": "Parameters"})
+    assert resp.status_code == 503 and len(calls) == 6
     resp = client.get("/fhir/Patient")  # any other database failure stays a 500
-    assert resp.status_code == 500 and "disk full" not in resp.text
+    assert resp.status_code == 500 and "disk full" not in resp.text and len(calls) == 7

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -47,6 +49,8 @@ from gansu_health.fhir.rest.messages import stored_headers
 from gansu_health.fhir.service import FhirService, check_id, check_type
 from gansu_health.fhir.storage.repository import Stored
 
+TRANSIENT_RETRIES = 2
+
 
 class FhirApi:
     """The FHIR endpoint: one transaction per request, errors as OperationOutcome."""
@@ -69,7 +73,7 @@ class FhirApi:
         try:
             self.guard.authenticate(req)
             self.negotiate(req)
-            response = self._route(req)
+            response = self._route_again_if_undone(req)
             status = response.status
             return response
         except PlatformError as exc:
@@ -86,6 +90,19 @@ class FhirApi:
             current_request.reset(token)
             if req.principal is not None:
                 self.guard.finish(req, status)
+
+    def _route_again_if_undone(self, req: FhirRequest) -> FhirResponse:
+        """Route the request; run it again (twice at most, after a short random pause) when the
+        database undid its transaction for a deadlock or serialisation conflict. Operations are
+        not run again: some call out (a payment gateway) inside their transaction."""
+        for attempt in range(TRANSIENT_RETRIES + 1):
+            try:
+                return self._route(req)
+            except DBAPIError as exc:
+                if not is_transient(exc) or attempt == TRANSIENT_RETRIES or "$" in req.path:
+                    raise
+                time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))
+        raise AssertionError("unreachable")
 
     @staticmethod
     def negotiate(req: FhirRequest) -> None:

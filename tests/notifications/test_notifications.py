@@ -3,6 +3,7 @@ reminders with the queue position, retries with backoff and the dead letter."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -152,3 +153,32 @@ def test_every_channel_failing_leaves_the_message_not_done(
     inbox = client.get(f"/fhir/Communication?recipient=Patient/{patient}").json()["entry"]
     assert inbox[0]["resource"]["status"] == "not-done"
     assert "no mobile phone" in inbox[0]["resource"]["statusReason"]["text"]
+
+
+def test_a_patient_who_prefers_english_is_written_to_in_english(
+        client: TestClient, settings: Settings, doctors: list[Clinician], clock: Clock) -> None:
+    _, slots = clinic(client, doctors, perSlot=2)
+    made = client.post("/fhir/Patient", json={
+        "resourceType": "Patient", "name": [{"family": "Smith", "given": ["Anna"]}],
+        "gender": "female", "birthDate": "1990-05-01", "communication": [
+            {"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": "zh-CN"}]}},
+            {"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": "en-GB"}]},
+             "preferred": True}]})
+    assert made.status_code == 201, made.text
+    anna = made.json()["id"]
+    chinese = new_patient(client)
+    booked = appointment(op(client, "Appointment/$book", patient=f"Patient/{anna}",
+                            slot=slots[1]))
+    op(client, "Appointment/$book", patient=f"Patient/{chinese}", slot=slots[1])
+    op(client, f"Appointment/{booked['id']}/$cancel", patient=f"Patient/{anna}")
+    dispatch(client)
+    sink = notifications_of(api_of(client)).channels["sink"]
+    assert isinstance(sink, SinkNotifier)
+    mine = {m.kind: m for m in sink.recent(anna)}
+    confirmed = mine["booking-confirmed"]
+    assert confirmed.title == "Booking confirmed" and "morning" in confirmed.text
+    assert re.search(r", No\. \d+\. Please check in", confirmed.text)
+    assert mine["booking-cancelled"].text.startswith("Booking cancelled (cancelled by you)")
+    theirs = {m.kind: m for m in sink.recent(chinese)}
+    assert theirs["booking-confirmed"].title == "预约成功" and re.search(
+        r"上午 \d\d:\d\d–\d\d:\d\d 第\d+号", theirs["booking-confirmed"].text)

@@ -62,7 +62,7 @@ class Notifications:
 
     def on_event(self, conn: Connection, event: Event) -> None:
         """Outbox subscriber: store the messages an event makes."""
-        for draft in templates.render(conn, event, self.zone):
+        for draft in templates.render(conn, event, self.zone, self.language):
             self.create(conn, f"outbox:{event.id}", draft)
 
     def create(self, conn: Connection, source: str, draft: templates.Draft) -> str | None:
@@ -100,18 +100,29 @@ class Notifications:
         moment = now_us if now_us is not None else to_micros(now())
         made = 0
         for fid in repo.due_reminders(conn, moment, moment + lead_minutes * 60_000_000):
-            draft = templates.reminder(conn, fid, self.zone, arrived=False)
+            draft = templates.reminder(conn, fid, self.zone, arrived=False,
+                                       language=self.language)
             if draft and self.create(conn, f"reminder:{fid}", draft):
                 made += 1
         return made
 
     # ---- delivering ----------------------------------------------------------------------
 
-    def _contacts(self, conn: Connection, patient: str) -> tuple[str | None, str | None]:
+    def language(self, conn: Connection, patient: str) -> str:
+        """The language a patient's messages are written in ("zh" unless they prefer English)."""
+        body = self._patient(conn, patient)
+        return templates.preferred_language(body) if body else "zh"
+
+    def _patient(self, conn: Connection, patient: str) -> dict[str, Any] | None:
         current = self.store.current(conn, "Patient", patient)
         if current is None or current[2]:
+            return None
+        return self.store.read(conn, "Patient", patient).json()
+
+    def _contacts(self, conn: Connection, patient: str) -> tuple[str | None, str | None]:
+        body = self._patient(conn, patient)
+        if body is None:
             return None, None
-        body = self.store.read(conn, "Patient", patient).json()
         phone = next((t.get("value") for t in body.get("telecom") or []
                       if t.get("system") in ("phone", "sms") and t.get("use") != "work"), None)
         openid = next((i.get("value") for i in body.get("identifier") or []

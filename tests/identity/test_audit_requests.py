@@ -67,3 +67,23 @@ def test_unbatched_mode_writes_before_returning(engine: Engine) -> None:
     before = len(_rows(engine))
     auditor.record(_request(7), 200)
     assert len(_rows(engine)) == before + 1
+
+
+def test_a_request_touching_several_patients_is_audited_once_for_each(engine: Engine) -> None:
+    auditor = RequestAuditor(engine, "620000", flush_ms=60_000)
+    before = len(_rows(engine))
+    req = FhirRequest("GET", "Observation", [("code", "4548-4")], {}, client_ip="10.0.0.2")
+    req.principal = Principal("system", "his", ScopeSet.parse("system/*.rs"), client_id="his")
+    req.access.interaction("search-type", "E", "Observation")
+    req.access.query = "code=4548-4"
+    req.access.patients |= {"p-b", "p-a", "p-c"}
+    auditor.record(req, 200)
+    auditor.record(_request(11), 200)
+    assert auditor.flush() == 4
+    rows = _rows(engine)[before:]
+    assert [r.patient_id for r in rows] == ["p-a", "p-b", "p-c", "p11"]
+    assert {(r.query, r.action, r.resource_type, r.recorded_us) for r in rows[:3]} == {
+        ("code=4548-4 [3 patients]", "E", "Observation", rows[0].recorded_us)}
+    assert rows[3].query is None
+    assert audit.verify(engine).ok
+    auditor.close()

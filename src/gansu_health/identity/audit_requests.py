@@ -1,4 +1,5 @@
-"""One audit row per FHIR request (IHE BALP style): who, which patient, what, why, the outcome.
+"""Audit rows of FHIR requests (IHE BALP style): who, which patient, what, why, the outcome —
+one row per request, or one per patient when it touched several.
 
 Rows are appended by a writer thread in batches (one transaction per batch, every
 ``audit_flush_ms``), so a request does not wait for its own write transaction — on PostgreSQL
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from dataclasses import replace
 from itertools import islice
 
 from sqlalchemy import Engine
@@ -19,7 +21,7 @@ from sqlalchemy import Engine
 from gansu_health.core.clock import now, to_micros
 from gansu_health.core.database import write_transaction
 from gansu_health.fhir.rest.dispatch import FhirRequest
-from gansu_health.identity.audit.repository import AuditRecord, record_many, record_now
+from gansu_health.identity.audit.repository import AuditRecord, record_many
 from gansu_health.identity.principal import Principal
 
 ETREAT = "ETREAT"  # v3 ActReason: emergency treatment (break-glass)
@@ -45,24 +47,25 @@ def actor_of(who: Principal) -> tuple[str, str | None, str | None]:
     return who.kind, who.client_id or who.subject, who.display or who.subject
 
 
-def request_event(req: FhirRequest, status: int, node: str) -> AuditRecord:
-    """The audit event of a finished request."""
+def request_events(req: FhirRequest, status: int, node: str) -> list[AuditRecord]:
+    """The audit events of a finished request: one, or one per patient it touched (as IHE BALP
+    asks of queries answering for several patients, so each finds it in their access log)."""
     who: Principal = req.principal
     note = req.access
     actor_type, actor_id, actor_name = actor_of(who)
     patients = sorted(note.patients)
     query = note.query
     if len(patients) > 1:
-        query = f"{query or ''} [patients: {','.join(patients[:20])}]".strip()
-    return AuditRecord(
+        query = f"{query or ''} [{len(patients)} patients]".strip()
+    base = AuditRecord(
         action=note.action, subtype=note.subtype or "request", actor_type=actor_type,
-        actor_id=actor_id, actor_name=actor_name,
-        patient_id=patients[0] if len(patients) == 1 else None,
-        resource_type=note.resource_type, resource_id=note.resource_id, query=query,
+        actor_id=actor_id, actor_name=actor_name, resource_type=note.resource_type,
+        resource_id=note.resource_id, query=query,
         purpose_of_use=ETREAT if who.break_glass else None, outcome=outcome_of(status),
         source_ip=req.client_ip, user_agent=req.headers.get("user-agent"),
         break_glass=who.break_glass is not None, reason=who.break_glass, node=node,
         recorded_us=to_micros(now()))
+    return [replace(base, patient_id=patient) for patient in patients] or [base]
 
 
 class RequestAuditor:
@@ -80,11 +83,12 @@ class RequestAuditor:
 
     def record(self, req: FhirRequest, status: int) -> None:
         """Queue (or, unbatched, write) the row for ``req``, which ended with ``status``."""
-        event = request_event(req, status, self.node)
+        events = request_events(req, status, self.node)
         if self.interval <= 0:
-            record_now(self.engine, event)
+            with write_transaction(self.engine) as conn:
+                record_many(conn, events)
             return
-        self._queue.append(event)
+        self._queue.extend(events)
         if self._thread is None or not self._thread.is_alive():
             self._start()
         if len(self._queue) >= BATCH:

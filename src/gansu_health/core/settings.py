@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     strict_search_default: bool = False
     sqlite_busy_timeout_ms: int = 30_000
     db_pool_size: int = 10
+    request_threads: int = Field(
+        default=40, ge=1, description="worker threads per process serving requests that use the "
+                                      "database (the pool should hold at least as many)")
     # a liveness round trip before each pooled connection is used; off by default (one failed
     # request after a database restart invalidates the pool), on for flaky networks
     db_pool_pre_ping: bool = False

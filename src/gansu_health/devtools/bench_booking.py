@@ -13,6 +13,7 @@ refusal an OperationOutcome that says why.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import statistics
 import sys
@@ -231,7 +232,8 @@ def _start_server(url: str, workdir: Path, workers: int) -> ServerProcess:
     port = free_port()
     base = f"http://127.0.0.1:{port}/fhir"
     # more pooled connections than request threads (anyio: 40) and helper threads: no churn
-    env = {"GANSU_HEALTH_DATABASE_URL": url, "GANSU_HEALTH_BASE_URL": base,
+    tuning = {k: v for k, v in os.environ.items() if k.startswith("GANSU_HEALTH_")}
+    env = {**tuning, "GANSU_HEALTH_DATABASE_URL": url, "GANSU_HEALTH_BASE_URL": base,
            "GANSU_HEALTH_DB_POOL_SIZE": str(POOL_SIZE), "PATH": "/usr/bin:/bin"}
     log = workdir / "server.log"
     import subprocess

@@ -145,6 +145,7 @@ def seed(demo: Annotated[bool, typer.Option("--demo", help="Generate the demo pr
         console.print("Nothing to seed: pass --demo")
         raise typer.Exit(2)
     from gansu_health.demo import generate_demo
+    from gansu_health.demo.duplicates import DEMO_HOSPITAL, hospital_registrations
     from gansu_health.fhir.loader import LoadStats, post_bundle
     from gansu_health.registry import load_terminology
 
@@ -153,6 +154,7 @@ def seed(demo: Annotated[bool, typer.Option("--demo", help="Generate the demo pr
     start = time.perf_counter()
     console.print(f"terminology: {load_terminology(api)} code systems and value sets written")
     bundles = generate_demo(seed=seed_value, patients=patients)
+    bundles.append(hospital_registrations(bundles, seed_value, DEMO_HOSPITAL))
     with Progress(console=console) as bar:
         task = bar.add_task("seeding the demo province", total=len(bundles))
         for i, bundle in enumerate(bundles):

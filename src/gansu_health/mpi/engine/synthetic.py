@@ -123,6 +123,16 @@ def _swap_char(text: str, index: int, rng: random.Random, table: str) -> str | N
     return text[:index] + rng.choice(options) + text[index + 1 :]
 
 
+def misheard(text: str, rng: random.Random) -> str | None:
+    """``text`` with one character replaced by a homophone (a clerk who heard the name), or None
+    when none of its characters has one."""
+    for index in rng.sample(range(len(text)), len(text)):
+        swapped = _swap_char(text, index, rng, "homophone")
+        if swapped:
+            return swapped
+    return None
+
+
 class _Corrupter:
     def __init__(self, rng: random.Random, rates: CorruptionRates) -> None:
         self.rng = rng

@@ -141,8 +141,7 @@ def _bookable(sched: Scheduler, conn: Connection, claims: list[Claim], now_us: i
               ) -> list[Claim]:
     """Keep the claims with an open clinic and a known patient who is not suspended."""
     fine = repo.bookable_patients(conn, sorted({c.patient for c in claims}), now_us)
-    visits = {v.session_id: v for v in repo.visits(
-        conn, repo.S.c.id.in_(sorted({c.session_id for c in claims})))}
+    visits = repo.visits_by_id(conn, (c.session_id for c in claims))
     kept = []
     for claim in claims:
         if claim.patient not in fine or claim.session_id not in visits:

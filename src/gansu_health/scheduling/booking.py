@@ -262,8 +262,7 @@ class Scheduler:
         if not changed:
             return
         repo.set_slot_statuses(conn, [(slot.id, status) for slot, _, status in changed])
-        visits = {v.session_id: v for v in repo.visits(
-            conn, repo.S.c.id.in_(sorted({session_id for _, session_id, _ in changed})))}
+        visits = repo.visits_by_id(conn, (session_id for _, session_id, _ in changed))
         res.write(conn, self.store, [res.slot_body(visits[session_id], slot, status, self.zone)
                                      for slot, session_id, status in changed])
 

@@ -11,7 +11,7 @@ run at the driver level (written once with ``:name`` parameters), as the FHIR st
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -75,6 +75,11 @@ def visits(conn: Connection, *conds: ColumnElement[bool], limit: int | None = No
     if limit is not None:
         query = query.limit(limit)
     return [_visit(r) for r in conn.execute(query)]
+
+
+def visits_by_id(conn: Connection, session_ids: Iterable[int]) -> dict[int, Visit]:
+    """Return the sessions with these ids (with their resources), by session id."""
+    return {v.session_id: v for v in visits(conn, S.c.id.in_(sorted(set(session_ids))))}
 
 
 def visit(conn: Connection, session_id: int) -> Visit | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -63,8 +64,18 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0
     console.print(f"[bold green]gansu-health[/] serving on http://{host}:{port}/ "
                   f"(FHIR base http://{host}:{port}/fhir, database "
                   f"{get_settings().database_url.split('@')[-1]})")
-    uvicorn.run("gansu_health.main:app", host=host, port=port, workers=workers,
-                log_level="warning")
+    from gansu_health.scheduling import engine
+
+    booking = engine.start(get_settings())
+    if booking is not None:  # the workers (spawned) read their settings from the environment
+        os.environ.update(booking.env())
+        get_settings.cache_clear()
+    try:
+        uvicorn.run("gansu_health.main:app", host=host, port=port, workers=workers,
+                    log_level="warning")
+    finally:
+        if booking is not None:
+            booking.stop()
 
 
 @db_app.command("upgrade")

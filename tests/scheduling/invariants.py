@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,11 +13,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, func, select
 
-from gansu_health.core.database import build_engine
+from gansu_health.core.database import build_engine, write_transaction
+from gansu_health.core.errors import PlatformError
 from gansu_health.core.settings import Settings
 from gansu_health.devtools.bench_booking_data import clinics, load_facility, patients
 from gansu_health.fhir.rest.dispatch import FhirApi
 from gansu_health.fhir.setup import build_fhir_api
+from gansu_health.fhir.storage.repository import Stored
 from gansu_health.scheduling import repository as repo
 from gansu_health.scheduling.booking import Scheduler
 from gansu_health.scheduling.models import sched_appointment, sched_number, sched_slot
@@ -78,3 +83,46 @@ def assert_pool_consistent(api: Any, conn: Connection, successes: list[str]) -> 
         assert slot_row.status == ("free" if free else "busy"), slot_row
         body = api.service.store.read(conn, "Slot", slot_row.fid).json()
         assert body["status"] == slot_row.status
+
+
+def race(threads: int, rounds: int, attempt: Callable[[random.Random], None],
+         refused: Callable[[PlatformError], None] | None = None) -> None:
+    """Run ``attempt`` ``rounds`` times in each of ``threads`` threads started together: every
+    refusal must be a 409 or 422 that says why, and nothing else may fail."""
+    failures: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        start.wait()
+        for _ in range(rounds):
+            try:
+                attempt(rng)
+            except PlatformError as exc:
+                if exc.status not in (409, 422) or not exc.message:
+                    with lock:
+                        failures.append(f"{exc.status} {exc.message}")
+                elif refused is not None:
+                    with lock:
+                        refused(exc)
+            except Exception as exc:
+                with lock:
+                    failures.append(repr(exc))
+
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert not failures, "\n".join(failures[:3])
+
+
+def book_through(world: RaceWorld, combiner: Any, patient: str, where: Target,
+                 hold: bool) -> tuple[Stored, bool]:
+    """Book through a combiner; a claim it leaves alone is booked by ``take`` (then True)."""
+    stored = combiner.book(patient, where, "online", hold=hold)
+    if stored is not None:
+        return stored, False
+    with write_transaction(world.engine) as conn:  # not plainly bookable: alone, told why
+        return world.sched.take(conn, patient, where, "online", hold=hold), True

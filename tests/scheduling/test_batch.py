@@ -9,11 +9,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from tests.scheduling.invariants import RaceWorld, assert_pool_consistent, race_world
+from tests.scheduling.invariants import (
+    RaceWorld,
+    assert_pool_consistent,
+    book_through,
+    race,
+    race_world,
+)
 
 from gansu_health.core.clock import from_micros, set_clock
 from gansu_health.core.database import write_transaction
-from gansu_health.core.errors import PlatformError
 from gansu_health.core.settings import Settings
 from gansu_health.scheduling import repository as repo
 from gansu_health.scheduling.batch import Claim, Combiner, Outcome, take_together
@@ -29,37 +34,15 @@ def test_the_combiner_books_together_and_leaves_the_rest_to_take(settings: Setti
     combiner = Combiner(sched, engine)
     successes: list[str] = []
     alone: list[str] = []
-    failures: list[str] = []
-    lock = threading.Lock()
-    start = threading.Barrier(THREADS)
 
-    def worker(seed: int) -> None:
-        rng = random.Random(seed)
-        start.wait()
-        for _ in range(3):
-            patient = rng.choice([*people, "nobody-known"])
-            where = rng.choice(targets)
-            try:
-                stored = combiner.book(patient, where, "online", hold=rng.random() < 0.2)
-                if stored is None:  # not plainly bookable: it books alone and is told why
-                    with write_transaction(engine) as conn:
-                        stored = sched.take(conn, patient, where, "online", hold=False)
-                    with lock:
-                        alone.append(stored.fid)
-                with lock:
-                    successes.append(stored.fid)
-            except PlatformError as exc:
-                assert exc.status in (409, 422) and exc.message, exc
-            except Exception as exc:
-                with lock:
-                    failures.append(repr(exc))
+    def attempt(rng: random.Random) -> None:
+        stored, by_itself = book_through(world, combiner, rng.choice([*people, "nobody-known"]),
+                                         rng.choice(targets), hold=rng.random() < 0.2)
+        successes.append(stored.fid)
+        if by_itself:
+            alone.append(stored.fid)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures, "\n".join(failures[:3])
+    race(THREADS, 3, attempt)
     assert len(successes) == 15  # every number went, none twice
     with engine.connect() as conn:
         assert_pool_consistent(api, conn, successes)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import random
-import threading
 from collections import Counter
 
 from sqlalchemy import func, select
-from tests.scheduling.invariants import assert_pool_consistent, race_world
+from tests.scheduling.invariants import assert_pool_consistent, race, race_world
 
 from gansu_health.core.database import write_transaction
 from gansu_health.core.errors import PlatformError
@@ -24,42 +23,25 @@ def test_threads_never_overbook_nor_double_book(settings: Settings) -> None:
                                            world.targets)
     successes: list[str] = []
     refusals: Counter[str] = Counter()
-    failures: list[str] = []
     cancelled: list[str] = []
-    lock = threading.Lock()
 
-    def worker(seed: int) -> None:
-        rng = random.Random(seed)
-        for _ in range(ATTEMPTS):
-            patient = rng.choice(people)
-            try:
-                with write_transaction(engine) as conn:
-                    if successes and rng.random() < 0.15:
-                        with lock:
-                            fid = rng.choice(successes)
-                        sched.cancel(conn, fid)
-                        with lock:
-                            cancelled.append(fid)
-                        continue
-                    stored = sched.take(conn, patient, rng.choice(targets), "online",
-                                        hold=rng.random() < 0.2)
-                with lock:
-                    successes.append(stored.fid)
-            except PlatformError as exc:
-                assert exc.status in (409, 422) and exc.message, exc
-                with lock:
-                    refusals[exc.message.split(" ")[0] if exc.status == 409 else
-                             exc.message.split("already")[-1][:20]] += 1
-            except Exception as exc:
-                with lock:
-                    failures.append(repr(exc))
+    def attempt(rng: random.Random) -> None:
+        patient = rng.choice(people)
+        with write_transaction(engine) as conn:
+            if successes and rng.random() < 0.15:
+                fid = rng.choice(successes)
+                sched.cancel(conn, fid)
+                cancelled.append(fid)
+                return
+            stored = sched.take(conn, patient, rng.choice(targets), "online",
+                                hold=rng.random() < 0.2)
+        successes.append(stored.fid)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures, "\n".join(failures[:3])
+    def refused(exc: PlatformError) -> None:
+        refusals[exc.message.split(" ")[0] if exc.status == 409 else
+                 exc.message.split("already")[-1][:20]] += 1
+
+    race(THREADS, ATTEMPTS, attempt, refused)
     assert successes and sum(refusals.values()) > 0
     with engine.connect() as conn:
         assert_pool_consistent(api, conn, successes)

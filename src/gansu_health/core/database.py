@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+from psycopg import pq
 from sqlalchemy import BigInteger, Connection, Engine, Integer, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 
@@ -94,6 +95,45 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
                 yield conn
         finally:
             conn.info["begin_mode"] = "DEFERRED"
+
+
+@contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """Send the block's statements without waiting for each answer (PostgreSQL pipeline mode:
+    one round trip when the block ends, or when ``fetch_rows`` needs an answer).
+
+    Only writes and ``fetch_rows`` may run inside: a SQLAlchemy query there cannot see its
+    rows. An error surfaces at the latest when the block ends. A no-op on SQLite and inside
+    another block (which sends everything when it ends)."""
+    if is_sqlite(conn) or in_pipeline(conn):
+        yield
+        return
+    with _driver(conn).pipeline():
+        yield
+
+
+def in_pipeline(conn: Connection) -> bool:
+    """Tell whether the connection is inside a ``pipelined`` block."""
+    if is_sqlite(conn):
+        return False
+    status = _driver(conn).pgconn.pipeline_status
+    return bool(status != pq.PipelineStatus.OFF)
+
+
+def fetch_rows(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run a driver-level query (``%s`` marks, ``?`` on SQLite) and return its rows; unlike a
+    SQLAlchemy query it may run inside ``pipelined``."""
+    if is_sqlite(conn):
+        return [tuple(r) for r in conn.exec_driver_sql(sql.replace("%s", "?"), params)]
+    with _driver(conn).cursor() as cur:
+        cur.execute(sql, params)
+        return list(cur.fetchall())
+
+
+def _driver(conn: Connection) -> Any:
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver
 
 
 def per_transaction(conn: Connection, key: str, factory: Callable[[], T], *,

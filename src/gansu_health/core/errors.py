@@ -124,6 +124,14 @@ class TransientConflict(PlatformError):
     retry_after = 1
 
 
+class ServiceUnavailable(PlatformError):
+    """A part of the server the request needs stopped while answering it (503)."""
+
+    status = 503
+    code = "transient"
+    retry_after = 1
+
+
 class PreconditionFailed(PlatformError):
     """An If-Match or conditional criterion failed (412)."""
 

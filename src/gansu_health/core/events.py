@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gansu_health.core.clock import now, to_micros
-from gansu_health.core.database import BIGID, is_sqlite, metadata, write_transaction
+from gansu_health.core.database import BIGID, fetch_rows, is_sqlite, metadata, write_transaction
 
 outbox = Table(
     "outbox",
@@ -76,9 +76,17 @@ def transaction_id(conn: Connection) -> int:
         return 0
     cached = conn.info.get("txid")
     if cached is None:
-        cached = conn.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one()
+        cached = fetch_rows(conn, f"SELECT {TXID_SQL}")[0][0]
         conn.info["txid"] = cached
     return int(cached)
+
+
+TXID_SQL = "pg_current_xact_id()::text::bigint"  # a select item: read it with other values
+
+
+def note_transaction_id(conn: Connection, txid: int) -> None:
+    """Remember the transaction id a query read alongside other values (``TXID_SQL``)."""
+    conn.info["txid"] = txid
 
 
 def emit(conn: Connection, topic: str, payload: dict[str, Any], node: str) -> None:
@@ -90,7 +98,7 @@ def emit_many(conn: Connection, events: Sequence[tuple[str, dict[str, Any]]], no
     """Record events, in order, inside the caller's transaction with one statement."""
     if events:
         txid, stamp = transaction_id(conn), to_micros(now())
-        conn.execute(insert(outbox), [{"txid": txid, "node": node, "topic": topic,
+        conn.execute(insert(outbox).inline(), [{"txid": txid, "node": node, "topic": topic,
                                        "payload": orjson.dumps(payload), "created_us": stamp}
                                       for topic, payload in events])
 

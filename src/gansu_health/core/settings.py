@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     strict_search_default: bool = False
     sqlite_busy_timeout_ms: int = 30_000
     db_pool_size: int = 10
+    booking_engine: str = Field(
+        default="", description="Unix socket of the booking engine process that books every "
+                                "worker's claims together (set by `serve` on PostgreSQL)")
+    booking_engine_key: str = Field(default="", description="the engine's handshake key (hex)")
     request_threads: int = Field(
         default=40, ge=1, description="worker threads per process serving requests that use the "
                                       "database (the pool should hold at least as many)")

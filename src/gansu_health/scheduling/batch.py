@@ -21,13 +21,14 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from gansu_health.core.clock import now, to_micros
-from gansu_health.core.database import write_transaction
+from gansu_health.core.database import pipelined, write_transaction
 from gansu_health.core.errors import Conflict, PlatformError
 from gansu_health.core.events import emit_many
 from gansu_health.fhir.storage.repository import Stored, new_id
@@ -58,14 +59,25 @@ class Claim:
     fid: str = field(default_factory=new_id)
     since: float = field(default_factory=time.monotonic)
     visit: Visit = field(init=False)
+    on_done: Callable[[Claim], None] | None = None  # told when answered (the engine's reply)
+    error: PlatformError | None = None  # the claim could not be answered (the engine stopped)
+
+    def finish(self, stored: Stored | None, refusal: Conflict | None) -> None:
+        """Answer the claim: the Appointment booked, the refusal, or neither (book alone)."""
+        self.stored, self.refusal = stored, refusal
+        self.done.set()
+        if self.on_done is not None:
+            self.on_done(self)
 
 
 class Combiner:
     """The combiner of one process: a thread booking queued claims together."""
 
-    def __init__(self, sched: Scheduler, engine: Engine) -> None:
+    def __init__(self, sched: Scheduler, engine: Engine,
+                 after_batch: Callable[[], None] | None = None) -> None:
         self.sched = sched
         self.engine = engine
+        self.after_batch = after_batch  # called once a batch's claims are answered
         self._queue: list[Claim] = []
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -75,6 +87,14 @@ class Combiner:
         if target.slot_id is not None:
             return None
         claim = Claim(patient, target.session_id, channel, hold)
+        self.submit(claim)
+        claim.done.wait()
+        if claim.refusal is not None:
+            raise claim.refusal
+        return claim.stored
+
+    def submit(self, claim: Claim) -> None:
+        """Queue a claim for the next batch (``claim.finish`` answers it)."""
         with self._ready:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, daemon=True,
@@ -82,10 +102,6 @@ class Combiner:
                 self._thread.start()
             self._queue.append(claim)
             self._ready.notify()
-        claim.done.wait()
-        if claim.refusal is not None:
-            raise claim.refusal
-        return claim.stored
 
     def _run(self) -> None:
         retrying = 0  # claims at the head of the queue waiting for another batch's numbers
@@ -122,9 +138,9 @@ class Combiner:
         retry = [c for c in batch if c.fid in outcome.waiting and moment - c.since < RETRY_S]
         for claim in batch:
             if claim not in retry:
-                claim.stored = outcome.booked.get(claim.fid)
-                claim.refusal = outcome.refused.get(claim.fid)
-                claim.done.set()
+                claim.finish(outcome.booked.get(claim.fid), outcome.refused.get(claim.fid))
+        if self.after_batch is not None:
+            self.after_batch()
         return retry
 
 
@@ -226,10 +242,11 @@ def take_together(sched: Scheduler, conn: Connection, claims: list[Claim]) -> Ou
     waiting = {c.fid for group in unserved.values() for c in group} - refused.keys()
     if not rows:
         return Outcome(refused=refused, waiting=waiting)
-    repo.insert_appointments(conn, rows)
-    stored = res.write(conn, sched.store, [sched.body(conn, v, r) for v, r in
-                                           zip(visits, rows, strict=True)], new=True)
-    emit_many(conn, [res.message(row["status"], visit, row)
-                     for visit, row in zip(visits, rows, strict=True)], sched.node)
+    bodies = [sched.body(conn, v, r) for v, r in zip(visits, rows, strict=True)]
+    with pipelined(conn):  # the rows, the Appointments and the events in one round trip
+        repo.insert_appointments(conn, rows)
+        stored = res.write(conn, sched.store, bodies, new=True)
+        emit_many(conn, [res.message(row["status"], visit, row)
+                         for visit, row in zip(visits, rows, strict=True)], sched.node)
     sched.touch(conn, {row["slot_id"] for row in rows})
     return Outcome({s.fid: s for s in stored}, refused, waiting)

@@ -32,10 +32,11 @@ from gansu_health.scheduling import repository as repo
 from gansu_health.scheduling import resources as res
 from gansu_health.scheduling.batch import Combiner
 from gansu_health.scheduling.booking import Scheduler
+from gansu_health.scheduling.engine import RemoteCombiner
 from gansu_health.scheduling.resources import Target
 
 _SCHEDULERS: WeakKeyDictionary[Any, Scheduler] = WeakKeyDictionary()
-_COMBINERS: WeakKeyDictionary[Any, Combiner] = WeakKeyDictionary()
+_COMBINERS: WeakKeyDictionary[Any, Combiner | RemoteCombiner] = WeakKeyDictionary()
 Inputs = dict[str, list[Any]]
 # checks run before a booking is made or a hold confirmed (the payment gate): (call, inputs,
 # the Appointment id of a hold to confirm, or None for a direct booking); raise to refuse
@@ -63,11 +64,16 @@ def scheduler_of(api: Any) -> Scheduler:
     return _SCHEDULERS[api]
 
 
-def combiner_of(api: Any) -> Combiner:
-    """Return the booking combiner of a FHIR endpoint (made on first use)."""
+def combiner_of(api: Any) -> Combiner | RemoteCombiner:
+    """Return the booking combiner of a FHIR endpoint (made on first use): the server's
+    booking engine when ``serve`` started one, else a thread of this process."""
     found = _COMBINERS.get(api)
     if found is None:
-        found = _COMBINERS.setdefault(api, Combiner(scheduler_of(api), api.engine))
+        sched, settings = scheduler_of(api), api.settings
+        local = Combiner(sched, api.engine)
+        found = _COMBINERS.setdefault(api, RemoteCombiner(
+            sched, settings.booking_engine, settings.booking_engine_key, local)
+            if settings.booking_engine else local)
     return found
 
 

@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql
 
-from gansu_health.core.database import is_sqlite
+from gansu_health.core.database import fetch_rows, in_pipeline, is_sqlite
+from gansu_health.core.events import TXID_SQL, note_transaction_id
 from gansu_health.fhir.storage.tables import INDEX_TABLES, resource, resource_version
 
 CHUNK = 500
@@ -21,12 +23,28 @@ def _insert_sql(table_name: str, columns: tuple[str, ...], qmark: bool) -> str:
 
 
 COPY_FROM = 16  # on PostgreSQL, COPY beats pipelined INSERTs from about this many rows
+_TABLES = {t.name: t for t in (resource, resource_version, *INDEX_TABLES.values())}
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+@cache
+def _unnest_sql(table_name: str, columns: tuple[str, ...]) -> str:
+    table = _TABLES[table_name]
+    arrays = ", ".join(
+        f"%s::{table.c[c].type.compile(dialect=_PG).split(' COLLATE')[0]}[]"
+        for c in columns)
+    return f"INSERT INTO {table_name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
 
 
 def insert_rows(conn: Connection, table_name: str, columns: tuple[str, ...],
                 rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert many rows: executemany on SQLite, COPY on PostgreSQL for larger batches."""
+    """Insert many rows: executemany on SQLite; on PostgreSQL one statement of column arrays
+    inside ``pipelined`` (COPY cannot run there), else COPY for larger batches."""
     if not rows:
+        return
+    if not is_sqlite(conn) and in_pipeline(conn):
+        conn.exec_driver_sql(_unnest_sql(table_name, columns),
+                             tuple(list(column) for column in zip(*rows, strict=True)))
         return
     if is_sqlite(conn) or len(rows) < COPY_FROM:
         conn.exec_driver_sql(_insert_sql(table_name, columns, is_sqlite(conn)), list(rows))
@@ -40,16 +58,17 @@ def insert_rows(conn: Connection, table_name: str, columns: tuple[str, ...],
 
 
 def allocate_rids(conn: Connection, count: int) -> list[int]:
-    """Reserve ``count`` new resource row ids (the caller holds the write transaction)."""
+    """Reserve ``count`` new resource row ids (the caller holds the write transaction); on
+    PostgreSQL the transaction id is read in the same round trip."""
     if count == 0:
         return []
     if is_sqlite(conn):  # BEGIN IMMEDIATE: nobody else can insert until we commit
         start = conn.exec_driver_sql("SELECT COALESCE(MAX(rid), 0) FROM resource").scalar_one()
         return list(range(int(start) + 1, int(start) + 1 + count))
-    rows = conn.execute(text(
-        "SELECT nextval(pg_get_serial_sequence('resource', 'rid')) "
-        "FROM generate_series(1, :n)"), {"n": count})
-    return [int(r[0]) for r in rows]
+    rows = fetch_rows(conn, f"SELECT {TXID_SQL}, nextval(pg_get_serial_sequence('resource', "
+                      "'rid')) FROM generate_series(1, %s)", (count,))
+    note_transaction_id(conn, int(rows[0][0]))
+    return [int(r[1]) for r in rows]
 
 
 def delete_index(conn: Connection, rids: Sequence[int]) -> None:

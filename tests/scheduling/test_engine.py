@@ -1,0 +1,110 @@
+"""The booking engine process: workers' claims booked together in another process."""
+
+from __future__ import annotations
+
+import random
+import threading
+from multiprocessing import Pipe
+from typing import Any
+
+import pytest
+from tests.scheduling.invariants import assert_pool_consistent, book_through, race, race_world
+
+from gansu_health.core.errors import PlatformError, ServiceUnavailable
+from gansu_health.core.settings import Settings
+from gansu_health.scheduling import engine as booking_engine
+from gansu_health.scheduling.batch import Combiner
+from gansu_health.scheduling.engine import RemoteCombiner, _Link
+from gansu_health.scheduling.operations import combiner_of
+
+THREADS = 12
+
+
+@pytest.fixture
+def pg_settings(settings: Settings) -> Settings:
+    if settings.database_url.startswith("sqlite"):
+        pytest.skip("the engine serves PostgreSQL (SQLite's writers are serial)")
+    return settings
+
+
+def test_two_workers_book_through_one_engine(pg_settings: Settings) -> None:
+    world = race_world(pg_settings, 40, "engine-", days_ahead=6, per_slot=5)
+    engine = booking_engine.start(pg_settings)
+    assert engine is not None
+    try:
+        workers = [RemoteCombiner(world.sched, engine.address, engine.key,
+                                  Combiner(world.sched, world.engine)) for _ in range(2)]
+        successes: list[str] = []
+        alone: list[str] = []
+        refusals: list[str] = []
+
+        def attempt(rng: random.Random) -> None:
+            stored, by_itself = book_through(world, rng.choice(workers),
+                                             rng.choice(world.people[:-1]),
+                                             rng.choice(world.targets), hold=False)
+            successes.append(stored.fid)
+            if by_itself:
+                alone.append(stored.fid)
+
+        race(THREADS, 4, attempt, lambda exc: refusals.append(exc.message))
+        assert len(successes) == 15  # every number went, none twice
+        assert refusals  # more claims than numbers: the rest were told why
+        assert len(alone) < len(successes)  # most were booked by the engine
+        assert all(w._link is not None and not w._link.broken for w in workers)
+        with world.engine.connect() as conn:
+            assert_pool_consistent(world.api, conn, successes)
+    finally:
+        engine.stop()
+    # the engine is gone: a worker books with its own combiner thread
+    patient, where = world.people[-1], world.targets[0]
+    fallback = RemoteCombiner(world.sched, engine.address, engine.key,
+                              Combiner(world.sched, world.engine))
+    with pytest.raises(PlatformError) as refused:
+        fallback.book(patient, where, "online", hold=False)
+    assert refused.value.status == 409  # sold out, answered by the worker's own combiner
+    world.engine.dispose()
+
+
+def test_a_claim_in_flight_when_the_engine_stops_is_answered_503() -> None:
+    ours, engines = Pipe()
+    link = _Link(ours)
+    answer: dict[str, Any] = {}
+
+    def send() -> None:
+        try:
+            link.send("p1", 7, "online", False)
+        except ServiceUnavailable as exc:
+            answer["error"] = exc
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    assert engines.recv()[1:] == ("p1", 7, "online", False)  # the engine got the claim
+    engines.close()  # and stopped before answering
+    thread.join(5)
+    assert answer["error"].status == 503 and "appointment" in answer["error"].message
+    assert link.broken
+    with pytest.raises(ServiceUnavailable):
+        link.send("p2", 7, "online", False)
+
+
+def test_serve_points_its_workers_at_the_engine(pg_settings: Settings,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = booking_engine.start(pg_settings)
+    assert engine is not None
+    try:
+        env = engine.env()
+        assert env["GANSU_HEALTH_BOOKING_ENGINE"] == engine.address
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        worker_settings = Settings(database_url=pg_settings.database_url)
+        assert worker_settings.booking_engine == engine.address
+        from gansu_health.core.database import build_engine
+        from gansu_health.fhir.setup import build_fhir_api
+
+        db = build_engine(worker_settings.database_url, worker_settings)
+        assert isinstance(combiner_of(build_fhir_api(worker_settings, db)), RemoteCombiner)
+        db.dispose()
+    finally:
+        engine.stop()
+    sqlite = Settings(database_url="sqlite:///unused.db")
+    assert booking_engine.start(sqlite) is None

@@ -15,6 +15,7 @@ from gansu_health.core.settings import Settings
 from gansu_health.scheduling import engine as booking_engine
 from gansu_health.scheduling.batch import Combiner
 from gansu_health.scheduling.engine import RemoteCombiner, _Link
+from gansu_health.scheduling.hint import SoldOut
 from gansu_health.scheduling.operations import combiner_of
 
 THREADS = 12
@@ -65,23 +66,35 @@ def test_two_workers_book_through_one_engine(pg_settings: Settings) -> None:
     world.engine.dispose()
 
 
-def test_a_claim_in_flight_when_the_engine_stops_is_answered_503() -> None:
+def test_a_worker_learns_what_is_sold_out_and_is_answered_503_when_the_engine_stops() -> None:
     ours, engines = Pipe()
-    link = _Link(ours)
+    hints = SoldOut()
+    hints.name_session(("s1", "2026-12-01", "morning"), 7)
+    link = _Link(ours, hints)
     answer: dict[str, Any] = {}
 
-    def send() -> None:
+    def send(patient: str) -> None:
         try:
-            link.send("p1", 7, "online", False)
-        except ServiceUnavailable as exc:
-            answer["error"] = exc
+            answer[patient] = link.send(patient, 7, "online", False)
+        except PlatformError as exc:
+            answer[patient] = exc
 
-    thread = threading.Thread(target=send)
+    first = threading.Thread(target=send, args=("p0",))
+    first.start()
+    tag = engines.recv()[0]
+    # a batch refused p0 and found the clinic sold out: every worker hears of it
+    engines.send(([(tag, None, "No online number left")], {(7, "online"): "No online number"}))
+    first.join(5)
+    assert answer["p0"].refusal.message == "No online number left"
+    refusal = hints.refusal("online", ("s1", "2026-12-01", "morning"))
+    assert refusal is not None and refusal.status == 409
+    thread = threading.Thread(target=send, args=("p1",))
     thread.start()
     assert engines.recv()[1:] == ("p1", 7, "online", False)  # the engine got the claim
     engines.close()  # and stopped before answering
     thread.join(5)
-    assert answer["error"].status == 503 and "appointment" in answer["error"].message
+    assert isinstance(answer["p1"], ServiceUnavailable)
+    assert answer["p1"].status == 503 and "appointment" in answer["p1"].message
     assert link.broken
     with pytest.raises(ServiceUnavailable):
         link.send("p2", 7, "online", False)

@@ -38,6 +38,7 @@ from gansu_health.scheduling import resources as res
 from gansu_health.scheduling.booking import Scheduler
 from gansu_health.scheduling.resources import Target, Visit
 
+SoldOutClinics = dict[tuple[int, str], str]  # (session id, channel) → the refusal's text
 MAX_BATCH = 64
 IDLE_S = 30.0  # a combiner thread idle this long ends
 RETRY_S = 0.25  # a claim whose numbers another batch holds is retried this long, then books alone
@@ -74,10 +75,10 @@ class Combiner:
     """The combiner of one process: a thread booking queued claims together."""
 
     def __init__(self, sched: Scheduler, engine: Engine,
-                 after_batch: Callable[[], None] | None = None) -> None:
+                 after_batch: Callable[[SoldOutClinics], None] | None = None) -> None:
         self.sched = sched
         self.engine = engine
-        self.after_batch = after_batch  # called once a batch's claims are answered
+        self.after_batch = after_batch  # told, once a batch is answered, what it found sold out
         self._queue: list[Claim] = []
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -123,7 +124,7 @@ class Combiner:
 
     def _book(self, batch: list[Claim]) -> list[Claim]:
         """Book one batch and answer its claims; return those to try again in the next one."""
-        outcome = Outcome()
+        outcome, sold_out = Outcome(), {}
         try:
             with write_transaction(self.engine) as conn, self.sched.batch(conn):
                 done = take_together(self.sched, conn, batch)
@@ -140,7 +141,7 @@ class Combiner:
             if claim not in retry:
                 claim.finish(outcome.booked.get(claim.fid), outcome.refused.get(claim.fid))
         if self.after_batch is not None:
-            self.after_batch()
+            self.after_batch(sold_out)
         return retry
 
 

@@ -32,8 +32,9 @@ from typing import Any
 from gansu_health.core.errors import Conflict, ServiceUnavailable
 from gansu_health.core.settings import Settings
 from gansu_health.fhir.storage.repository import Stored
-from gansu_health.scheduling.batch import Claim, Combiner
+from gansu_health.scheduling.batch import Claim, Combiner, SoldOutClinics
 from gansu_health.scheduling.booking import Scheduler
+from gansu_health.scheduling.hint import SoldOut
 from gansu_health.scheduling.resources import Target
 
 READY_S = 60.0  # how long ``start`` waits for the engine to listen
@@ -92,9 +93,9 @@ def run(address: str, key: str, config: dict[str, Any]) -> None:
     engine = build_engine(settings.database_url, settings)
     workers: list[_Worker] = []
 
-    def flush_all() -> None:
+    def flush_all(sold_out: SoldOutClinics) -> None:
         for worker in list(workers):
-            worker.flush()
+            worker.flush(sold_out)
 
     combiner = Combiner(scheduler_of(build_fhir_api(settings, engine)), engine,
                         after_batch=flush_all)
@@ -135,13 +136,14 @@ class _Worker:
             self._answers.append(
                 (tag, claim.stored, claim.refusal.message if claim.refusal else None))
 
-    def flush(self) -> None:
-        """Send the answers gathered since the last flush in one message."""
+    def flush(self, sold_out: SoldOutClinics) -> None:
+        """Send the answers gathered since the last flush, and the clinics a batch found sold
+        out (every worker then refuses them from memory), in one message."""
         with self._lock:
             answers, self._answers = self._answers, []
-            if answers:
+            if answers or sold_out:
                 with contextlib.suppress(OSError):  # a worker gone: its claims stand
-                    self.conn.send(answers)
+                    self.conn.send((answers, sold_out))
 
 
 class RemoteCombiner:
@@ -165,7 +167,6 @@ class RemoteCombiner:
             return self.local.book(patient, target, channel, hold)
         claim = link.send(patient, target.session_id, channel, hold)
         if claim.refusal is not None:
-            self.sched.hints.mark(target.session_id, channel, None, claim.refusal.message)
             raise claim.refusal
         return claim.stored
 
@@ -177,7 +178,8 @@ class RemoteCombiner:
             if self._link is None and not self._unreachable:
                 try:
                     self._link = _Link(Client(self.address, family="AF_UNIX",
-                                              authkey=bytes.fromhex(self.key)))
+                                              authkey=bytes.fromhex(self.key)),
+                                       self.sched.hints)
                 except (OSError, EOFError, ValueError):
                     log.warning("the booking engine at %s cannot be reached; this worker "
                                 "books with its own combiner", self.address, exc_info=True)
@@ -189,8 +191,9 @@ class RemoteCombiner:
 class _Link:
     """One worker's connection to the engine: claims sent, answers matched by tag."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, hints: SoldOut) -> None:
         self.conn = conn
+        self.hints = hints
         self.broken = False
         self._tags = itertools.count()
         self._waiting: dict[int, Claim] = {}
@@ -215,7 +218,10 @@ class _Link:
     def _read(self) -> None:
         try:
             while True:
-                answers: list[Answer] = self.conn.recv()
+                answers: list[Answer]
+                answers, sold_out = self.conn.recv()
+                for (session_id, channel), message in sold_out.items():
+                    self.hints.mark(session_id, channel, None, message)
                 with self._lock:
                     claims = [self._waiting.pop(tag) for tag, _, _ in answers]
                 for claim, (_, stored, refusal) in zip(claims, answers, strict=True):

@@ -70,6 +70,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0
     if booking is not None:  # the workers (spawned) read their settings from the environment
         os.environ.update(booking.env())
         get_settings.cache_clear()
+        console.print(f"booking engine listening at {booking.address}")
     try:
         uvicorn.run("gansu_health.main:app", host=host, port=port, workers=workers,
                     log_level="warning")

@@ -285,6 +285,8 @@ def run(patients_n: int = 5000, numbers: int = 500, clients: int = 200, doctors:
         engine = build_engine(url, settings)
         checks = _check(engine, out, numbers, day)
         engine.dispose()
+        checks["booking_engine"] = "booking engine listening" in server.log.read_text(
+            errors="replace")
     finally:
         if server is not None:
             server.stop()

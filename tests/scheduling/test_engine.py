@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import random
+import signal
+import subprocess
+import sys
 import threading
+import time
 from multiprocessing import Pipe
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -121,3 +126,31 @@ def test_serve_points_its_workers_at_the_engine(pg_settings: Settings,
         engine.stop()
     sqlite = Settings(database_url="sqlite:///unused.db")
     assert booking_engine.start(sqlite) is None
+
+
+def test_the_engine_ends_when_its_server_is_killed(pg_settings: Settings) -> None:
+    code = ("import sys, time\n"
+            "from gansu_health.core.settings import Settings\n"
+            "from gansu_health.scheduling import engine\n"
+            "started = engine.start(Settings.model_validate_json(sys.argv[1]))\n"
+            "print(started.process.pid, flush=True)\n"
+            "time.sleep(120)\n")
+    server = subprocess.Popen([sys.executable, "-c", code, pg_settings.model_dump_json()],
+                              stdout=subprocess.PIPE)
+    assert server.stdout is not None
+    pid = int(server.stdout.readline())
+    assert _running(pid)
+    server.send_signal(signal.SIGKILL)  # no chance to stop its engine itself
+    server.wait()
+    deadline = time.monotonic() + 15
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(pid)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # an exited child not yet reaped counts as gone

@@ -89,6 +89,9 @@ def run(address: str, key: str, config: dict[str, Any]) -> None:
     from gansu_health.fhir.setup import build_fhir_api
     from gansu_health.scheduling.operations import scheduler_of
 
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True,
+                     name="booking-engine-parent").start()
     settings = Settings(**config)
     engine = build_engine(settings.database_url, settings)
     workers: list[_Worker] = []
@@ -109,6 +112,13 @@ def run(address: str, key: str, config: dict[str, Any]) -> None:
             workers.append(worker)
             threading.Thread(target=worker.serve, args=(combiner, workers.remove), daemon=True,
                              name="booking-engine-link").start()
+
+
+def _exit_with(parent: int) -> None:
+    """End the engine when the server that started it is gone (even killed outright)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 class _Worker:

@@ -8,7 +8,8 @@ import subprocess
 import sys
 import threading
 import time
-from multiprocessing import Pipe
+from multiprocessing import AuthenticationError, Pipe
+from multiprocessing.connection import Client
 from pathlib import Path
 from typing import Any
 
@@ -122,8 +123,13 @@ def test_serve_points_its_workers_at_the_engine(pg_settings: Settings,
         db = build_engine(worker_settings.database_url, worker_settings)
         assert isinstance(combiner_of(build_fhir_api(worker_settings, db)), RemoteCombiner)
         db.dispose()
+        # a caller without the key is turned away and the engine keeps serving the workers
+        with pytest.raises(AuthenticationError):
+            Client(engine.address, family="AF_UNIX", authkey=b"not the key")
+        Client(engine.address, family="AF_UNIX", authkey=bytes.fromhex(engine.key)).close()
     finally:
         engine.stop()
+    assert not Path(engine.address).parent.exists()
     sqlite = Settings(database_url="sqlite:///unused.db")
     assert booking_engine.start(sqlite) is None
 

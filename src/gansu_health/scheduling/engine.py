@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,8 @@ class EngineProcess:
         self.process.terminate()
         self.process.join(10)
         Path(self.address).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            Path(self.address).parent.rmdir()
 
 
 def start(settings: Settings) -> EngineProcess | None:
@@ -106,7 +109,7 @@ def run(address: str, key: str, config: dict[str, Any]) -> None:
         while True:
             try:
                 conn = listener.accept()
-            except (OSError, EOFError):  # a failed handshake
+            except (OSError, EOFError, AuthenticationError):  # a failed handshake
                 continue
             worker = _Worker(conn)
             workers.append(worker)
@@ -190,7 +193,7 @@ class RemoteCombiner:
                     self._link = _Link(Client(self.address, family="AF_UNIX",
                                               authkey=bytes.fromhex(self.key)),
                                        self.sched.hints)
-                except (OSError, EOFError, ValueError):
+                except (OSError, EOFError, ValueError, AuthenticationError):
                     log.warning("the booking engine at %s cannot be reached; this worker "
                                 "books with its own combiner", self.address, exc_info=True)
                     self._unreachable = True

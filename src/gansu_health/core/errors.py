@@ -115,21 +115,18 @@ class Conflict(PlatformError):
     code = "conflict"
 
 
-class TransientConflict(PlatformError):
-    """The database undid the transaction to break a deadlock or a serialisation conflict:
-    nothing was written and the same request may be sent again (503 with Retry-After)."""
-
-    status = 503
-    code = "transient"
-    retry_after = 1
-
-
 class ServiceUnavailable(PlatformError):
-    """A part of the server the request needs stopped while answering it (503)."""
+    """A part of the server the request needs stopped while answering it (503 with
+    Retry-After)."""
 
     status = 503
     code = "transient"
     retry_after = 1
+
+
+class TransientConflict(ServiceUnavailable):
+    """The database undid the transaction to break a deadlock or a serialisation conflict:
+    nothing was written and the same request may be sent again."""
 
 
 class PreconditionFailed(PlatformError):

@@ -10,7 +10,12 @@ from typing import Any
 import orjson
 
 from gansu_health.core.clock import from_micros
-from gansu_health.core.errors import PlatformError, TooManyRequests, TransientConflict, Unauthorized
+from gansu_health.core.errors import (
+    PlatformError,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
 from gansu_health.fhir.rest.guard import AccessNote
 from gansu_health.fhir.storage.repository import Stored
 
@@ -61,6 +66,6 @@ def error_response(exc: PlatformError) -> FhirResponse:
     response = FhirResponse(exc.status, orjson.dumps(exc.outcome()))
     if isinstance(exc, Unauthorized):
         response.headers["WWW-Authenticate"] = 'Bearer realm="gansu-health", error="invalid_token"'
-    if isinstance(exc, TooManyRequests | TransientConflict):
+    if isinstance(exc, TooManyRequests | ServiceUnavailable):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response

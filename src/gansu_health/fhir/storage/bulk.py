@@ -42,7 +42,7 @@ def insert_rows(conn: Connection, table_name: str, columns: tuple[str, ...],
     inside ``pipelined`` (COPY cannot run there), else COPY for larger batches."""
     if not rows:
         return
-    if not is_sqlite(conn) and in_pipeline(conn):
+    if in_pipeline(conn):
         conn.exec_driver_sql(_unnest_sql(table_name, columns),
                              tuple(list(column) for column in zip(*rows, strict=True)))
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 from datetime import timedelta
@@ -19,7 +20,9 @@ from tests.scheduling.invariants import (
 
 from gansu_health.core.clock import from_micros, set_clock
 from gansu_health.core.database import write_transaction
+from gansu_health.core.errors import Conflict, ServiceUnavailable
 from gansu_health.core.settings import Settings
+from gansu_health.fhir.storage.repository import Stored
 from gansu_health.scheduling import repository as repo
 from gansu_health.scheduling.batch import Claim, Combiner, Outcome, take_together
 from gansu_health.scheduling.models import sched_appointment, sched_number
@@ -123,3 +126,24 @@ def test_a_claim_waits_for_the_numbers_another_batch_holds(settings: Settings) -
         txn.rollback()
     assert world.people[1] in results and results[world.people[1]] is None
     world.engine.dispose()
+
+
+def test_a_claim_is_awaited_on_an_event_loop_and_answered_from_another_thread() -> None:
+    booked = Stored(1, "Appointment", "a1", 1, 0, b"{}", "create")
+
+    async def main() -> None:
+        claims = [Claim(p, 1, "online", False) for p in ("p1", "p2", "p3")]
+        threading.Timer(0.05, claims[0].finish, args=(booked, None)).start()
+        threading.Timer(0.05, claims[1].fail, args=(ServiceUnavailable("engine gone"),)).start()
+        threading.Timer(0.05, claims[2].finish, args=(None, Conflict("full"))).start()
+        assert await claims[0].answered() is booked
+        with pytest.raises(ServiceUnavailable):
+            await claims[1].answered()
+        with pytest.raises(Conflict, match="full"):
+            await claims[2].answered()
+        assert await claims[0].answered() is booked  # already answered: at once
+        told: list[Claim] = []
+        claims[0].when_done(told.append)
+        assert told == [claims[0]]
+
+    asyncio.run(main())

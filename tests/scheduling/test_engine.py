@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from tests.scheduling.invariants import assert_pool_consistent, book_through, race, race_world
 
-from gansu_health.core.errors import PlatformError, ServiceUnavailable
+from gansu_health.core.errors import Conflict, PlatformError, ServiceUnavailable
 from gansu_health.core.settings import Settings
 from gansu_health.scheduling import engine as booking_engine
-from gansu_health.scheduling.batch import Combiner
+from gansu_health.scheduling.batch import Claim, Combiner
 from gansu_health.scheduling.engine import RemoteCombiner, _Link
 from gansu_health.scheduling.hint import SoldOut
 from gansu_health.scheduling.operations import combiner_of
@@ -81,21 +81,24 @@ def test_a_worker_learns_what_is_sold_out_and_is_answered_503_when_the_engine_st
 
     def send(patient: str) -> None:
         try:
-            answer[patient] = link.send(patient, 7, "online", False)
+            answer[patient] = link.send(Claim(patient, 7, "online", False)).wait()
         except PlatformError as exc:
             answer[patient] = exc
 
     first = threading.Thread(target=send, args=("p0",))
     first.start()
+    assert engines.poll(5)
     tag = engines.recv()[0]
     # a batch refused p0 and found the clinic sold out: every worker hears of it
     engines.send(([(tag, None, "No online number left")], {(7, "online"): "No online number"}))
     first.join(5)
-    assert answer["p0"].refusal.message == "No online number left"
+    assert isinstance(answer["p0"], Conflict)
+    assert answer["p0"].message == "No online number left"
     refusal = hints.refusal("online", ("s1", "2026-12-01", "morning"))
     assert refusal is not None and refusal.status == 409
     thread = threading.Thread(target=send, args=("p1",))
     thread.start()
+    assert engines.poll(5)
     assert engines.recv()[1:] == ("p1", 7, "online", False)  # the engine got the claim
     engines.close()  # and stopped before answering
     thread.join(5)
@@ -103,7 +106,7 @@ def test_a_worker_learns_what_is_sold_out_and_is_answered_503_when_the_engine_st
     assert answer["p1"].status == 503 and "appointment" in answer["p1"].message
     assert link.broken
     with pytest.raises(ServiceUnavailable):
-        link.send("p2", 7, "online", False)
+        link.send(Claim("p2", 7, "online", False)).wait()
 
 
 def test_serve_points_its_workers_at_the_engine(pg_settings: Settings,

@@ -235,6 +235,8 @@ def _start_server(url: str, workdir: Path, workers: int) -> ServerProcess:
     tuning = {k: v for k, v in os.environ.items() if k.startswith("GANSU_HEALTH_")}
     env = {**tuning, "GANSU_HEALTH_DATABASE_URL": url, "GANSU_HEALTH_BASE_URL": base,
            "GANSU_HEALTH_DB_POOL_SIZE": str(POOL_SIZE), "PATH": "/usr/bin:/bin"}
+    if "PYTHONPATH" in os.environ:  # the server runs the checkout this bench was pointed at
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     log = workdir / "server.log"
     import subprocess
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ class OperationCall:
     body: Any
     base_url: str
     services: Any  # the FhirApi, giving access to service/store/search
+    deferrable: bool = False  # the caller can await a ``Deferred`` answer (the HTTP front)
 
 
 @dataclass
@@ -33,7 +34,16 @@ class OperationResult:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-Handler = Callable[[OperationCall], OperationResult]
+@dataclass
+class Deferred:
+    """An answer that comes later: the request's transaction ends and its thread is freed,
+    then the HTTP front awaits ``wait()`` on its event loop (e.g. a claim at the booking
+    engine). Returned only when ``OperationCall.deferrable``."""
+
+    wait: Callable[[], Awaitable[OperationResult]]
+
+
+Handler = Callable[[OperationCall], OperationResult | Deferred]
 # a cheap refusal answered before the transaction opens, from in-memory state only (e.g. a clinic
 # known to be sold out): called with (FhirApi, instance id, parameters, body); raises to refuse
 Precheck = Callable[[Any, str | None, list[tuple[str, str]], Any], None]

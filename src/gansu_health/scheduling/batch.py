@@ -1,22 +1,25 @@
 """Group booking on PostgreSQL: concurrent $hold/$book claims of a process share transactions.
 
 At release time hundreds of bookings arrive at once and each one alone costs some fifteen
-statements. Request threads hand their claim to the process's combiner thread and wait; the
-combiner takes everything queued and books it in one transaction with set-based statements —
-one lookup of the patients, one insert of all per-person places, one locking pick of numbers per
-session (``FOR UPDATE SKIP LOCKED``), one update of those numbers, one insert of the appointment
-rows, one FHIR write of every Appointment (with their index rows) and the Slots refreshed once —
-and commits before anyone is answered, so every 2xx is a committed appointment. A claim that is
-not plainly bookable (an unknown or suspended patient, a per-person limit, a rescheduling) is not
-refused here: its request books alone through ``Scheduler.take`` in its own transaction
-afterwards, which gives the exact answer; so does every claim of a batch that fails. A claim left
-without a number while the clinic still has free ones — held by another process's batch, which
-the pick skips — waits for the next batch (up to ``RETRY_S``) rather than booking alone.
-SQLite serialises writers anyway (and a request already holds the write lock), so it books alone.
+statements. Requests hand their claim to the process's combiner thread (or the booking
+engine's) and wait for its answer — a request from the HTTP front on its event loop
+(``Claim.answered``), so it holds no thread meanwhile. The combiner takes everything queued and
+books it in one transaction with set-based statements — one lookup of the patients, one insert
+of all per-person places, one locking pick of numbers per session (``FOR UPDATE SKIP LOCKED``),
+one update of those numbers, one insert of the appointment rows, one FHIR write of every
+Appointment (with their index rows) and the Slots refreshed once — and commits before anyone is
+answered, so every 2xx is a committed appointment. A claim that is not plainly bookable (an
+unknown or suspended patient, a per-person limit, a rescheduling) is not refused here: its
+request books alone through ``Scheduler.take`` in its own transaction afterwards, which gives
+the exact answer; so does every claim of a batch that fails. A claim left without a number while
+the clinic still has free ones — held by another process's batch, which the pick skips — waits
+for the next batch (up to ``RETRY_S``) rather than booking alone. SQLite serialises writers
+anyway (and a request already holds the write lock), so it books alone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -44,11 +47,12 @@ IDLE_S = 30.0  # a combiner thread idle this long ends
 RETRY_S = 0.25  # a claim whose numbers another batch holds is retried this long, then books alone
 RETRY_PAUSE_S = 0.003  # with only such claims queued, the combiner waits this long between tries
 log = logging.getLogger(__name__)
+_TELLING = threading.Lock()  # a claim's answer and the callbacks waiting for it
 
 
 @dataclass(eq=False)
 class Claim:
-    """One request's claim, answered by the combiner."""
+    """One request's claim, answered by the combiner (or the booking engine)."""
 
     patient: str
     session_id: int
@@ -60,15 +64,60 @@ class Claim:
     fid: str = field(default_factory=new_id)
     since: float = field(default_factory=time.monotonic)
     visit: Visit = field(init=False)
-    on_done: Callable[[Claim], None] | None = None  # told when answered (the engine's reply)
     error: PlatformError | None = None  # the claim could not be answered (the engine stopped)
+    _told: list[Callable[[Claim], object]] = field(default_factory=list)
 
     def finish(self, stored: Stored | None, refusal: Conflict | None) -> None:
         """Answer the claim: the Appointment booked, the refusal, or neither (book alone)."""
         self.stored, self.refusal = stored, refusal
-        self.done.set()
-        if self.on_done is not None:
-            self.on_done(self)
+        self._done()
+
+    def fail(self, error: PlatformError) -> None:
+        """Answer the claim with an error: nobody can tell whether it was booked."""
+        self.error = error
+        self._done()
+
+    def _done(self) -> None:
+        with _TELLING:
+            self.done.set()
+            told, self._told = self._told, []
+        for tell in told:
+            tell(self)
+
+    def when_done(self, tell: Callable[[Claim], object]) -> None:
+        """Call ``tell(claim)`` once the claim is answered (at once if it already is)."""
+        with _TELLING:
+            if not self.done.is_set():
+                self._told.append(tell)
+                return
+        tell(self)
+
+    def outcome(self) -> Stored | None:
+        """The answered claim's Appointment; raise its refusal or error; None: book alone."""
+        if self.error is not None:
+            raise self.error
+        if self.refusal is not None:
+            raise self.refusal
+        return self.stored
+
+    def wait(self) -> Stored | None:
+        """Block until answered; then as ``outcome``."""
+        self.done.wait()
+        return self.outcome()
+
+    async def answered(self) -> Stored | None:
+        """Await the answer on the running event loop (no thread waits); then as ``outcome``."""
+        if not self.done.is_set():
+            loop = asyncio.get_running_loop()
+            woken: asyncio.Future[None] = loop.create_future()
+            self.when_done(lambda _: loop.call_soon_threadsafe(_wake, woken))
+            await woken
+        return self.outcome()
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():
+        woken.set_result(None)
 
 
 class Combiner:
@@ -85,14 +134,17 @@ class Combiner:
 
     def book(self, patient: str, target: Target, channel: str, hold: bool) -> Stored | None:
         """Book through the combiner; None means "book alone" (the caller runs ``take``)."""
+        claim = self.claim(patient, target, channel, hold)
+        return None if claim is None else claim.wait()
+
+    def claim(self, patient: str, target: Target, channel: str, hold: bool) -> Claim | None:
+        """Queue a claim for ``target`` and return it (unanswered); None: book alone (a Slot
+        target names its number)."""
         if target.slot_id is not None:
             return None
         claim = Claim(patient, target.session_id, channel, hold)
         self.submit(claim)
-        claim.done.wait()
-        if claim.refusal is not None:
-            raise claim.refusal
-        return claim.stored
+        return claim
 
     def submit(self, claim: Claim) -> None:
         """Queue a claim for the next batch (``claim.finish`` answers it)."""

@@ -141,8 +141,9 @@ class _Worker:
             except (EOFError, OSError):
                 gone(self)
                 return
-            combiner.submit(Claim(patient, session_id, channel, hold,
-                                  on_done=functools.partial(self._answer, tag)))
+            claim = Claim(patient, session_id, channel, hold)
+            claim.when_done(functools.partial(self._answer, tag))
+            combiner.submit(claim)
 
     def _answer(self, tag: int, claim: Claim) -> None:
         with self._lock:
@@ -173,15 +174,18 @@ class RemoteCombiner:
 
     def book(self, patient: str, target: Target, channel: str, hold: bool) -> Stored | None:
         """Book through the engine; None means "book alone" (the caller runs ``take``)."""
+        claim = self.claim(patient, target, channel, hold)
+        return None if claim is None else claim.wait()
+
+    def claim(self, patient: str, target: Target, channel: str, hold: bool) -> Claim | None:
+        """Send a claim to the engine (or this worker's combiner when the engine cannot be
+        reached) and return it unanswered; None: book alone (a Slot target)."""
         if target.slot_id is not None:
             return None
         link = self._connected()
         if link is None:
-            return self.local.book(patient, target, channel, hold)
-        claim = link.send(patient, target.session_id, channel, hold)
-        if claim.refusal is not None:
-            raise claim.refusal
-        return claim.stored
+            return self.local.claim(patient, target, channel, hold)
+        return link.send(Claim(patient, target.session_id, channel, hold))
 
     def _connected(self) -> _Link | None:
         link = self._link
@@ -213,19 +217,17 @@ class _Link:
         self._lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True, name="booking-engine-answers").start()
 
-    def send(self, patient: str, session_id: int, channel: str, hold: bool) -> Claim:
-        """Send a claim and wait for its answer."""
-        claim = Claim(patient, session_id, channel, hold)
+    def send(self, claim: Claim) -> Claim:
+        """Send a claim (answered when the engine's answer arrives); return it."""
         with self._lock:
-            if self.broken:
-                raise _stopped()
-            tag = next(self._tags)
-            self._waiting[tag] = claim
-            request: Request = (tag, patient, session_id, channel, hold)
-            self.conn.send(request)
-        claim.done.wait()
-        if claim.error is not None:
-            raise claim.error
+            if not self.broken:
+                tag = next(self._tags)
+                self._waiting[tag] = claim
+                request: Request = (tag, claim.patient, claim.session_id, claim.channel,
+                                    claim.hold)
+                self.conn.send(request)
+                return claim
+        claim.fail(_stopped())
         return claim
 
     def _read(self) -> None:
@@ -245,8 +247,7 @@ class _Link:
             self.broken = True
             pending, self._waiting = list(self._waiting.values()), {}
         for claim in pending:
-            claim.error = _stopped()
-            claim.done.set()
+            claim.fail(_stopped())
 
 
 def _stopped() -> ServiceUnavailable:

@@ -13,24 +13,31 @@ $hold and $book answer a searchset Bundle holding the Appointment, as IHE asks.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from datetime import date
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
+from anyio import to_thread
 from sqlalchemy import Connection
 
 from gansu_health.core.clock import now, to_micros
-from gansu_health.core.database import is_sqlite
+from gansu_health.core.database import is_sqlite, write_transaction
 from gansu_health.core.errors import BadRequest, NotFound, PlatformError
-from gansu_health.fhir.operations import OperationCall, OperationRegistry, OperationResult
-from gansu_health.fhir.rest.messages import note_patients
+from gansu_health.fhir.operations import (
+    Deferred,
+    OperationCall,
+    OperationRegistry,
+    OperationResult,
+)
+from gansu_health.fhir.rest.messages import current_request, note_patients
 from gansu_health.fhir.storage.repository import Stored
 from gansu_health.mpi import parameters as p
 from gansu_health.scheduling import attendance, find
 from gansu_health.scheduling import repository as repo
 from gansu_health.scheduling import resources as res
-from gansu_health.scheduling.batch import Combiner
+from gansu_health.scheduling.batch import Claim, Combiner
 from gansu_health.scheduling.booking import Scheduler
 from gansu_health.scheduling.engine import RemoteCombiner
 from gansu_health.scheduling.resources import Target
@@ -191,7 +198,7 @@ def patient(found: Inputs) -> str:
     return who
 
 
-def _take(call: OperationCall, hold: bool) -> OperationResult:
+def _take(call: OperationCall, hold: bool) -> OperationResult | Deferred:
     sched = scheduler_of(call.services)
     found = inputs(call)
     if call.fid is not None:
@@ -206,18 +213,41 @@ def _take(call: OperationCall, hold: bool) -> OperationResult:
         _gate(call, found, None)
     who, where, channel = patient(found), target(call, found), p.text(found, "channel") or "online"
     if not is_sqlite(call.conn):  # concurrent claims share transactions (``batch``)
-        stored = combiner_of(call.services).book(who, where, channel, hold)
+        claim = combiner_of(call.services).claim(who, where, channel, hold)
+        if claim is not None and call.deferrable:
+            return Deferred(functools.partial(_answered, call, claim, where))
+        stored = claim.wait() if claim is not None else None
         if stored is not None:
             return bundle(call, stored)
     return bundle(call, sched.take(call.conn, who, where, channel, hold=hold))
 
 
-def hold_op(call: OperationCall) -> OperationResult:
+async def _answered(call: OperationCall, claim: Claim, where: Target) -> OperationResult:
+    """The answer to a claim awaited on the event loop; a claim the batch left to its request
+    books alone in a thread, in a transaction of its own (the request's one has ended)."""
+    stored = await claim.answered()
+    if stored is not None:
+        return bundle(call, stored)
+    api, req = call.services, current_request.get()
+
+    def alone() -> Stored:
+        token = current_request.set(req)
+        try:
+            with write_transaction(api.engine) as conn:
+                return scheduler_of(api).take(conn, claim.patient, where, claim.channel,
+                                              hold=claim.hold)
+        finally:
+            current_request.reset(token)
+
+    return bundle(call, await to_thread.run_sync(alone))
+
+
+def hold_op(call: OperationCall) -> OperationResult | Deferred:
     """Appointment/$hold: hold a number for ``hold_minutes`` (a pending Appointment)."""
     return _take(call, hold=True)
 
 
-def book_op(call: OperationCall) -> OperationResult:
+def book_op(call: OperationCall) -> OperationResult | Deferred:
     """Appointment/$book: book a number directly, or confirm a hold."""
     return _take(call, hold=False)
 

@@ -2,7 +2,9 @@
 
 Every request under ``/fhir`` goes straight to ``FhirApi.handle`` (in a worker thread, since it
 uses the blocking database drivers), unless ``quick`` knows the answer from memory: no framework
-routing, request objects or exception layers on the hot path. The security-headers and CSRF
+routing, request objects or exception layers on the hot path. An operation may answer later
+(``Deferred``: a booking waiting for its batch): its thread and transaction are then freed and
+the answer is awaited here, on the event loop (``FhirApi.settle``). The security-headers and CSRF
 middlewares still wrap it; everything else, and the few framework routes under ``/fhir`` (the
 SMART discovery document), passes on unchanged.
 """
@@ -90,12 +92,16 @@ class FhirFront:
         req = FhirRequest(method, path,
                           parse_qsl(scope["query_string"].decode("latin-1"),
                                     keep_blank_values=True),
-                          headers, body, client_ip=client[0] if client else None)
+                          headers, body, client_ip=client[0] if client else None,
+                          deferrable=True)
         quick = answer_from_memory(self.api, req)
         if quick is not None:
             return quick
         try:
-            return await to_thread.run_sync(self.api.handle, req)
+            response = await to_thread.run_sync(self.api.handle, req)
+            if response.later is not None:  # awaited here: the request's thread is free
+                response = await self.api.settle(req, response)
+            return response
         except Exception:
             log.exception("FHIR request failed: %s /fhir/%s", method, path)
             return _error(PlatformError("The server failed to answer this request"))

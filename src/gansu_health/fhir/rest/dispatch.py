@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from email.utils import parsedate_to_datetime
@@ -22,12 +23,16 @@ from gansu_health.core.errors import (
     NotAcceptable,
     NotFound,
     PlatformError,
-    TransientConflict,
 )
 from gansu_health.core.events import EventBus
 from gansu_health.core.settings import Settings
 from gansu_health.fhir import jsonio
-from gansu_health.fhir.operations import Operation, OperationCall, OperationRegistry
+from gansu_health.fhir.operations import (
+    Deferred,
+    Operation,
+    OperationCall,
+    OperationRegistry,
+)
 from gansu_health.fhir.rest import views
 from gansu_health.fhir.rest.entries import BundleEntries
 from gansu_health.fhir.rest.guard import (
@@ -45,7 +50,12 @@ from gansu_health.fhir.rest.messages import FhirRequest as FhirRequest
 from gansu_health.fhir.rest.messages import FhirResponse as FhirResponse
 from gansu_health.fhir.rest.messages import current_request as current_request
 from gansu_health.fhir.rest.messages import error_response as error_response
-from gansu_health.fhir.rest.messages import stored_headers
+from gansu_health.fhir.rest.messages import (
+    failure_response,
+    operation_response,
+    stored_headers,
+    when_answered,
+)
 from gansu_health.fhir.service import FhirService, check_id, check_type
 from gansu_health.fhir.storage.repository import Stored
 
@@ -67,29 +77,42 @@ class FhirApi:
         self.bundles = BundleEntries(self)
 
     def handle(self, req: FhirRequest) -> FhirResponse:
-        """Serve one request, mapping every platform error to an OperationOutcome."""
-        status = 500
+        """Serve one request, mapping every platform error to an OperationOutcome (a deferred
+        response is audited by ``settle``)."""
+        response = FhirResponse(500)
         token = current_request.set(req)
         try:
-            self.guard.authenticate(req)
-            self.negotiate(req)
-            response = self._route_again_if_undone(req)
-            status = response.status
+            try:
+                self.guard.authenticate(req)
+                self.negotiate(req)
+                response = self._route_again_if_undone(req)
+            except (PlatformError, DBAPIError) as exc:
+                response = failure_response(exc)
             return response
-        except PlatformError as exc:
-            status = exc.status
-            return error_response(exc)
-        except DBAPIError as exc:
-            if not is_transient(exc):
-                raise
-            status = TransientConflict.status
-            return error_response(TransientConflict(
-                "The database undid this request to resolve a conflict with a concurrent one; "
-                "nothing was stored. Send it again."))
         finally:
             current_request.reset(token)
-            if req.principal is not None:
-                self.guard.finish(req, status)
+            if response.later is None:
+                self._audit(req, response.status)
+
+    async def settle(self, req: FhirRequest, response: FhirResponse) -> FhirResponse:
+        """Await a deferred response (``response.later``) on the event loop, answering errors
+        as ``handle`` does, and audit the request with the final status."""
+        later, response = response.later, FhirResponse(500)
+        token = current_request.set(req)
+        try:
+            try:
+                if later is not None:
+                    response = await later()
+            except (PlatformError, DBAPIError) as exc:
+                response = failure_response(exc)
+            return response
+        finally:
+            current_request.reset(token)
+            self._audit(req, response.status)
+
+    def _audit(self, req: FhirRequest, status: int) -> None:
+        if req.principal is not None:
+            self.guard.finish(req, status)
 
     def _route_again_if_undone(self, req: FhirRequest) -> FhirResponse:
         """Route the request; run it again (twice at most, after a short random pause) when the
@@ -374,9 +397,10 @@ class FhirApi:
         with transaction(self.engine) as conn:
             self.guard.operation(conn, req, op, rtype, fid, body)
             result = op.handler(OperationCall(conn, rtype, fid, req.params, body,
-                                              self.settings.base_url, self))
-        payload = result.body if isinstance(result.body, bytes) else jsonio.dumps(result.body)
-        return FhirResponse(result.status, payload, result.headers)
+                                              self.settings.base_url, self, req.deferrable))
+        if isinstance(result, Deferred):
+            return FhirResponse(202, later=functools.partial(when_answered, result))
+        return operation_response(result)
 
     def precheck(self, req: FhirRequest, op: Operation, rtype: str | None, fid: str | None,
                  body: Any) -> None:
@@ -388,3 +412,4 @@ class FhirApi:
         except Forbidden:
             return  # no shortcut: the access class decides (residents book by operations)
         op.precheck(self, fid, req.params, body)
+

@@ -65,6 +65,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0
                   f"(FHIR base http://{host}:{port}/fhir, database "
                   f"{get_settings().database_url.split('@')[-1]})")
     from gansu_health.scheduling import engine
+    from gansu_health.serving import run_workers
 
     booking = engine.start(get_settings())
     if booking is not None:  # the workers (spawned) read their settings from the environment
@@ -72,8 +73,11 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0
         get_settings.cache_clear()
         console.print(f"booking engine listening at {booking.address}")
     try:
-        uvicorn.run("gansu_health.main:app", host=host, port=port, workers=workers,
-                    log_level="warning")
+        if workers > 1:  # each worker on a socket of its own: connections spread evenly
+            run_workers(uvicorn.Config("gansu_health.main:app", host=host, port=port,
+                                       log_level="warning"), workers)
+        else:
+            uvicorn.run("gansu_health.main:app", host=host, port=port, log_level="warning")
     finally:
         if booking is not None:
             booking.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import threading
 from datetime import timedelta
@@ -10,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from tests.conftest import run_async
 from tests.scheduling.invariants import (
     RaceWorld,
     assert_pool_consistent,
@@ -146,4 +146,4 @@ def test_a_claim_is_awaited_on_an_event_loop_and_answered_from_another_thread() 
         claims[0].when_done(told.append)
         assert told == [claims[0]]
 
-    asyncio.run(main())
+    run_async(main())

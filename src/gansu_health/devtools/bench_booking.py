@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -36,7 +36,7 @@ from gansu_health.core.database import build_engine, write_transaction
 from gansu_health.core.migrate import upgrade
 from gansu_health.core.settings import Settings
 from gansu_health.devtools import bench_booking_data as data
-from gansu_health.devtools.bench_booking_client import Client
+from gansu_health.devtools.bench_booking_client import Client, Connection
 from gansu_health.devtools.bench_fhir_servers import ServerProcess, machine_info
 from gansu_health.devtools.pgcluster import PostgresCluster, PostgresUnavailable, free_port
 from gansu_health.fhir.setup import build_fhir_api
@@ -86,32 +86,33 @@ async def _rush(base: str, token: str, schedules: list[str], day: str, people: l
     http = Client(base, clients, {"Authorization": f"Bearer {token}",
                                   "Content-Type": "application/fhir+json"})
 
-    async def book(patient: str, schedule: str) -> tuple[int, bytes]:
+    async def book(conn: Connection, patient: str, schedule: str) -> tuple[int, bytes]:
         body = orjson.dumps({"resourceType": "Parameters", "parameter": [
             {"name": "patient", "valueReference": {"reference": f"Patient/{patient}"}},
             {"name": "schedule", "valueReference": {"reference": f"Schedule/{schedule}"}},
             {"name": "date", "valueDate": day}, {"name": "period", "valueCode": "morning"},
             {"name": "channel", "valueCode": "online"}]})
         request = http.request("POST", "/Appointment/$book", body)
-        async with http.connection() as conn:
-            start = time.perf_counter()
-            try:
-                status, answer = await conn.send(request)
-            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-                out.errors.append(repr(exc))
-                return 0, b""
-            out.latencies_ms.append((time.perf_counter() - start) * 1000)
-            out.answered.append(time.time() - t0)
-            return status, answer
+        start = time.perf_counter()
+        try:
+            status, answer = await conn.send(request)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            conn.close()  # reopened for the next request
+            out.errors.append(repr(exc))
+            return 0, b""
+        out.latencies_ms.append((time.perf_counter() - start) * 1000)
+        out.answered.append(time.time() - t0)
+        return status, answer
 
-    async def patient_flow(patient: str, rng: random.Random) -> None:
-        await asyncio.sleep(max(0.0, t0 - time.time()))
-        for _ in range(len(schedules)):
-            open_ones = [s for s in schedules if s not in full]
+    async def patient_flow(conn: Connection, patient: str, rng: random.Random) -> None:
+        for attempt in range(len(schedules)):
+            # the first doctor was chosen at T0, when every one was open (the request may wait
+            # for a free client); each next one from those not yet known to be full
+            open_ones = [s for s in schedules if not attempt or s not in full]
             if not open_ones:
                 return
             schedule = rng.choice(open_ones)
-            status, body = await book(patient, schedule)
+            status, body = await book(conn, patient, schedule)
             if 200 <= status < 300:
                 appt = orjson.loads(body)["entry"][0]["resource"]["id"]
                 out.booked.append((patient, appt, time.time() - t0))
@@ -126,16 +127,24 @@ async def _rush(base: str, token: str, schedules: list[str], day: str, people: l
             elif "in flight" not in reason:
                 return
 
+    async def client(conn: Connection) -> None:
+        """One simulated client: from T0, patient after patient until none is left (a refused
+        patient tries another doctor at once, as an app refreshing availability would)."""
+        await asyncio.sleep(max(0.0, t0 - time.time()))
+        while waiting:
+            patient, rng = waiting.popleft()
+            await patient_flow(conn, patient, rng)
+
+    rng = random.Random(5)
+    waiting: deque[tuple[str, random.Random]] = deque()
+    for patient in people:
+        waiting.append((patient, random.Random(rng.random())))
+        if rng.random() < double_click:  # the same patient again, taken by the next client
+            waiting.append((patient, random.Random(rng.random())))
     await asyncio.sleep(max(0.0, t0 - CONNECT_AHEAD_S - time.time()))
     await http.open_all()  # the server keeps idle connections for 5 s
-    rng = random.Random(5)
-    tasks = []
-    for patient in people:
-        tasks.append(patient_flow(patient, random.Random(rng.random())))
-        if rng.random() < double_click:
-            tasks.append(patient_flow(patient, random.Random(rng.random())))
     try:
-        await asyncio.gather(*tasks)
+        await asyncio.gather(*(client(conn) for conn in http.connections))
     finally:
         http.close()
     return out

@@ -2,14 +2,12 @@
 
 httpx costs about a millisecond of CPU per request, as much as the server's refusal path; this
 client writes the request bytes itself and reads the answer by its Content-Length (or chunks), on
-a fixed pool of persistent connections, so the measured time is the server's.
+a fixed set of persistent connections, so the measured time is the server's.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 
@@ -63,16 +61,15 @@ async def _chunks(reader: asyncio.StreamReader) -> bytes:
 
 
 class Client:
-    """A pool of ``size`` connections to one base URL, each used by one request at a time."""
+    """``size`` persistent connections to one base URL; each serves one simulated client."""
 
     def __init__(self, base: str, size: int, headers: dict[str, str]) -> None:
         url = urlsplit(base)
         self.prefix = url.path.rstrip("/")
         self.host_header = f"{url.hostname}:{url.port}"
         self.headers = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        self.idle: asyncio.Queue[Connection] = asyncio.Queue()
-        for _ in range(size):
-            self.idle.put_nowait(Connection(url.hostname or "127.0.0.1", url.port or 80))
+        self.connections = [Connection(url.hostname or "127.0.0.1", url.port or 80)
+                            for _ in range(size)]
 
     def request(self, method: str, path: str, body: bytes = b"",
                 headers: dict[str, str] | None = None) -> bytes:
@@ -81,28 +78,11 @@ class Client:
         return (f"{method} {self.prefix}{path} HTTP/1.1\r\nHost: {self.host_header}\r\n"
                 f"{self.headers}{extra}Content-Length: {len(body)}\r\n\r\n").encode() + body
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
-        """Wait for an idle connection; give it back afterwards (dropped after an error)."""
-        conn = await self.idle.get()
-        try:
-            yield conn
-        except BaseException:
-            conn.close()
-            raise
-        finally:
-            self.idle.put_nowait(conn)
-
     async def open_all(self) -> None:
-        """Connect every idle connection now (as a reverse proxy keeps its upstream ones)."""
-        conns = [self.idle.get_nowait() for _ in range(self.idle.qsize())]
-        try:
-            await asyncio.gather(*(conn.open() for conn in conns))
-        finally:
-            for conn in conns:
-                self.idle.put_nowait(conn)
+        """Connect every connection now (as a reverse proxy keeps its upstream ones)."""
+        await asyncio.gather(*(conn.open() for conn in self.connections))
 
     def close(self) -> None:
-        """Close every idle connection."""
-        while not self.idle.empty():
-            self.idle.get_nowait().close()
+        """Close every connection."""
+        for conn in self.connections:
+            conn.close()

@@ -1,12 +1,13 @@
 """The FHIR interface over HTTP as a pure ASGI layer in front of the web framework.
 
-Every request under ``/fhir`` goes straight to ``FhirApi.handle`` (in a worker thread, since it
-uses the blocking database drivers), unless ``quick`` knows the answer from memory: no framework
-routing, request objects or exception layers on the hot path. An operation may answer later
-(``Deferred``: a booking waiting for its batch): its thread and transaction are then freed and
-the answer is awaited here, on the event loop (``FhirApi.settle``). The security-headers and CSRF
-middlewares still wrap it; everything else, and the few framework routes under ``/fhir`` (the
-SMART discovery document), passes on unchanged.
+Every request under ``/fhir`` goes straight to ``FhirApi.handle`` (in a thread of the front's
+own pool, ``core.threads``, since it uses the blocking database drivers), unless ``quick`` knows
+the answer from memory: no framework routing, request objects or exception layers on the hot
+path. An operation may answer later (``Deferred``: a booking waiting for its batch): its thread
+and transaction are then freed and the answer is awaited here, on the event loop
+(``FhirApi.settle``). The security-headers and CSRF middlewares still wrap it; everything else,
+and the few framework routes under ``/fhir`` (the SMART discovery document), passes on
+unchanged.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from __future__ import annotations
 import logging
 from urllib.parse import parse_qsl
 
-from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gansu_health.core.errors import MethodNotAllowed, PayloadTooLarge, PlatformError
 from gansu_health.core.load import Load
+from gansu_health.core.threads import RequestThreads
 from gansu_health.fhir.rest.dispatch import FHIR_JSON, FhirApi, FhirRequest, FhirResponse
 from gansu_health.fhir.rest.quick import answer_from_memory
 
@@ -45,6 +46,7 @@ class FhirFront:
         self.api = api
         self.max_body = max_body
         self.load = load or Load()
+        self.threads = RequestThreads(api.settings.request_threads, "fhir-request")
 
     def _ours(self, scope: Scope) -> str | None:
         """The FHIR path of the request (below the base), or None when it is not ours."""
@@ -98,7 +100,7 @@ class FhirFront:
         if quick is not None:
             return quick
         try:
-            response = await to_thread.run_sync(self.api.handle, req)
+            response = await self.threads.run(self.api.handle, req)
             if response.later is not None:  # awaited here: the request's thread is free
                 response = await self.api.settle(req, response)
             return response

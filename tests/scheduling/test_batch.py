@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 from datetime import timedelta
@@ -147,3 +148,21 @@ def test_a_claim_is_awaited_on_an_event_loop_and_answered_from_another_thread() 
         assert told == [claims[0]]
 
     run_async(main())
+
+
+def test_a_claim_answered_after_its_event_loop_closed_tells_nobody_and_does_not_fail() -> None:
+    claim = Claim("p1", 1, "online", False)
+
+    def wait_then_close() -> None:  # in a thread: a test before may have left a loop running
+        loop = asyncio.new_event_loop()
+        waiting = loop.create_task(claim.answered())
+        loop.run_until_complete(asyncio.sleep(0))  # the task now waits for the answer
+        waiting.cancel()
+        loop.run_until_complete(asyncio.gather(waiting, return_exceptions=True))
+        loop.close()
+
+    thread = threading.Thread(target=wait_then_close)
+    thread.start()
+    thread.join()
+    claim.finish(None, None)  # the engine's answer thread must survive this
+    assert claim.done.is_set()

@@ -20,6 +20,7 @@ anyway (and a request already holds the write lock), so it books alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -110,9 +111,14 @@ class Claim:
         if not self.done.is_set():
             loop = asyncio.get_running_loop()
             woken: asyncio.Future[None] = loop.create_future()
-            self.when_done(lambda _: loop.call_soon_threadsafe(_wake, woken))
+            self.when_done(lambda _: _wake_from_thread(loop, woken))
             await woken
         return self.outcome()
+
+
+def _wake_from_thread(loop: asyncio.AbstractEventLoop, woken: asyncio.Future[None]) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody awaits any more
+        loop.call_soon_threadsafe(_wake, woken)
 
 
 def _wake(woken: asyncio.Future[None]) -> None:

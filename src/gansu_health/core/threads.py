@@ -45,9 +45,10 @@ class RequestThreads:
             start = self._queued > self._idle and self._threads < self.size
             if start:
                 self._threads += 1
+                number = self._threads
         if start:
             threading.Thread(target=self._work, daemon=True,
-                             name=f"{self.name}-{self._threads}").start()
+                             name=f"{self.name}-{number}").start()
         return await future
 
     def _work(self) -> None:

@@ -24,6 +24,7 @@ import contextlib
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,7 +127,21 @@ def _wake(woken: asyncio.Future[None]) -> None:
         woken.set_result(None)
 
 
-class Combiner:
+class Claimer(ABC):
+    """Something that takes claims: this process's combiner or the booking engine."""
+
+    @abstractmethod
+    def claim(self, patient: str, target: Target, channel: str, hold: bool) -> Claim | None:
+        """Hand over a claim for ``target`` and return it unanswered; None: book alone (a Slot
+        target names its number)."""
+
+    def book(self, patient: str, target: Target, channel: str, hold: bool) -> Stored | None:
+        """Claim and wait for the answer; None means "book alone" (the caller runs ``take``)."""
+        claim = self.claim(patient, target, channel, hold)
+        return None if claim is None else claim.wait()
+
+
+class Combiner(Claimer):
     """The combiner of one process: a thread booking queued claims together."""
 
     def __init__(self, sched: Scheduler, engine: Engine,
@@ -137,11 +152,6 @@ class Combiner:
         self._queue: list[Claim] = []
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
-
-    def book(self, patient: str, target: Target, channel: str, hold: bool) -> Stored | None:
-        """Book through the combiner; None means "book alone" (the caller runs ``take``)."""
-        claim = self.claim(patient, target, channel, hold)
-        return None if claim is None else claim.wait()
 
     def claim(self, patient: str, target: Target, channel: str, hold: bool) -> Claim | None:
         """Queue a claim for ``target`` and return it (unanswered); None: book alone (a Slot

@@ -33,7 +33,7 @@ from typing import Any
 from gansu_health.core.errors import Conflict, ServiceUnavailable
 from gansu_health.core.settings import Settings
 from gansu_health.fhir.storage.repository import Stored
-from gansu_health.scheduling.batch import Claim, Combiner, SoldOutClinics
+from gansu_health.scheduling.batch import Claim, Claimer, Combiner, SoldOutClinics
 from gansu_health.scheduling.booking import Scheduler
 from gansu_health.scheduling.hint import SoldOut
 from gansu_health.scheduling.resources import Target
@@ -160,8 +160,8 @@ class _Worker:
                     self.conn.send((answers, sold_out))
 
 
-class RemoteCombiner:
-    """A worker's side of the engine: ``book`` as ``Combiner.book``, answered by the engine."""
+class RemoteCombiner(Claimer):
+    """A worker's side of the engine: claims answered by the engine."""
 
     def __init__(self, sched: Scheduler, address: str, key: str, local: Combiner) -> None:
         self.sched = sched
@@ -171,11 +171,6 @@ class RemoteCombiner:
         self._link: _Link | None = None
         self._unreachable = False
         self._connecting = threading.Lock()
-
-    def book(self, patient: str, target: Target, channel: str, hold: bool) -> Stored | None:
-        """Book through the engine; None means "book alone" (the caller runs ``take``)."""
-        claim = self.claim(patient, target, channel, hold)
-        return None if claim is None else claim.wait()
 
     def claim(self, patient: str, target: Target, channel: str, hold: bool) -> Claim | None:
         """Send a claim to the engine (or this worker's combiner when the engine cannot be

@@ -31,19 +31,19 @@ from gansu_health.fhir.operations import (
     OperationRegistry,
     OperationResult,
 )
-from gansu_health.fhir.rest.messages import current_request, note_patients
+from gansu_health.fhir.rest.messages import note_patients
 from gansu_health.fhir.storage.repository import Stored
 from gansu_health.mpi import parameters as p
 from gansu_health.scheduling import attendance, find
 from gansu_health.scheduling import repository as repo
 from gansu_health.scheduling import resources as res
-from gansu_health.scheduling.batch import Claim, Combiner
+from gansu_health.scheduling.batch import Claim, Claimer, Combiner
 from gansu_health.scheduling.booking import Scheduler
 from gansu_health.scheduling.engine import RemoteCombiner
 from gansu_health.scheduling.resources import Target
 
 _SCHEDULERS: WeakKeyDictionary[Any, Scheduler] = WeakKeyDictionary()
-_COMBINERS: WeakKeyDictionary[Any, Combiner | RemoteCombiner] = WeakKeyDictionary()
+_COMBINERS: WeakKeyDictionary[Any, Claimer] = WeakKeyDictionary()
 Inputs = dict[str, list[Any]]
 # checks run before a booking is made or a hold confirmed (the payment gate): (call, inputs,
 # the Appointment id of a hold to confirm, or None for a direct booking); raise to refuse
@@ -71,7 +71,7 @@ def scheduler_of(api: Any) -> Scheduler:
     return _SCHEDULERS[api]
 
 
-def combiner_of(api: Any) -> Combiner | RemoteCombiner:
+def combiner_of(api: Any) -> Claimer:
     """Return the booking combiner of a FHIR endpoint (made on first use): the server's
     booking engine when ``serve`` started one, else a thread of this process."""
     found = _COMBINERS.get(api)
@@ -228,16 +228,12 @@ async def _answered(call: OperationCall, claim: Claim, where: Target) -> Operati
     stored = await claim.answered()
     if stored is not None:
         return bundle(call, stored)
-    api, req = call.services, current_request.get()
+    api = call.services
 
-    def alone() -> Stored:
-        token = current_request.set(req)
-        try:
-            with write_transaction(api.engine) as conn:
-                return scheduler_of(api).take(conn, claim.patient, where, claim.channel,
-                                              hold=claim.hold)
-        finally:
-            current_request.reset(token)
+    def alone() -> Stored:  # in a thread that sees the request's context (``current_request``)
+        with write_transaction(api.engine) as conn:
+            return scheduler_of(api).take(conn, claim.patient, where, claim.channel,
+                                          hold=claim.hold)
 
     return bundle(call, await to_thread.run_sync(alone))
 

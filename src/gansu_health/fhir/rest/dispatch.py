@@ -412,4 +412,3 @@ class FhirApi:
         except Forbidden:
             return  # no shortcut: the access class decides (residents book by operations)
         op.precheck(self, fid, req.params, body)
-
